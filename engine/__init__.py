@@ -1,0 +1,1 @@
+"""Jalon's workflow engine: definitions, cases, controls and the commands that drive them."""

@@ -1,0 +1,145 @@
+"""Workflow definitions: frozen pydantic models of a procedure, and their content digest.
+
+A definition is parsed from YAML by ``engine.loader`` (which adds file and line to every
+problem), checked for structure here (pydantic, unknown keys forbidden) and for meaning by
+``engine.validation`` (unknown or unreachable states, exits, duplicate triggers...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from storage.canonical import canonical_json
+
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+"""Ids of workflows, fields, states and triggers: lower-case ASCII, digits and underscores."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class FieldType(StrEnum):
+    """The types a case field can have."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    AMOUNT = "amount"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+    LIST = "list"
+
+
+class FieldDef(_Frozen):
+    """A typed field of a case's data (``montant_estime``, ``date_envoi_avis``...)."""
+
+    type: FieldType
+    label: str = Field(description="Libellé affiché aux agents (en français).")
+    description: str | None = None
+    values: list[str] | None = Field(
+        default=None, description="Allowed values of an enum field, or of a list of enums."
+    )
+    items: FieldType | None = Field(
+        default=None, description="Type of the elements of a list field (not list itself)."
+    )
+
+
+class StateDef(_Frozen):
+    """A state (step) of a procedure."""
+
+    label: str = Field(description="Libellé de l'étape (en français).")
+    description: str | None = None
+    initial: bool = False
+    final: bool = False
+    legal_basis: list[str] = Field(
+        default_factory=list, description="Articles that govern this step (e.g. 'CCP R2182-1')."
+    )
+    documents: list[str] = Field(
+        default_factory=list, description="Document types expected during this step."
+    )
+    role: str | None = Field(default=None, description="The role that acts in this step.")
+
+
+class Severity(StrEnum):
+    """What a failing control does to the step."""
+
+    BLOCKING = "blocking"
+    NON_BLOCKING = "non_blocking"
+
+
+class ControlRef(_Frozen):
+    """A control attached to a transition: which check, with which parameters and message."""
+
+    control: Annotated[str, Field(pattern=IDENTIFIER, description="Name in the catalogue.")]
+    clause: str | None = Field(default=None, description="ISO 9001 clause, e.g. '8.5.1'.")
+    severity: Severity = Severity.BLOCKING
+    params: dict[str, Any] = Field(default_factory=dict)
+    message: str | None = Field(default=None, description="Message (en français) on failure.")
+
+
+class TransitionDef(_Frozen):
+    """A step from one or several source states to a destination, fired by a trigger."""
+
+    trigger: Annotated[str, Field(pattern=IDENTIFIER)]
+    source: str | list[str] = Field(description="One state, or a list of states.")
+    dest: str
+    label: str = Field(description="Libellé de l'action (en français).")
+    description: str | None = None
+    roles: list[str] = Field(
+        default_factory=list, description="Roles allowed to fire it; empty means any role."
+    )
+    controls: list[ControlRef] = Field(default_factory=list)
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("source must name at least one state")
+        return value
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The source states as a tuple, whether one or several were written."""
+        return (self.source,) if isinstance(self.source, str) else tuple(self.source)
+
+
+class WorkflowDef(_Frozen):
+    """A whole procedure: identity, version, typed fields, states and transitions."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    version: Annotated[int, Field(ge=1)]
+    title: str
+    owner: str = Field(description="The process owner (pilote de processus).")
+    code: Annotated[
+        str, Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$", description="Short code used in references.")
+    ]
+    description: str | None = None
+    legal_references: list[str] = Field(default_factory=list)
+    fields: dict[str, FieldDef] = Field(default_factory=dict)
+    states: dict[str, StateDef]
+    transitions: list[TransitionDef]
+
+    @property
+    def initial_state(self) -> str:
+        """The name of the initial state (validation guarantees there is exactly one)."""
+        return next(name for name, state in self.states.items() if state.initial)
+
+    @property
+    def final_states(self) -> frozenset[str]:
+        """The names of the final states."""
+        return frozenset(name for name, state in self.states.items() if state.final)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the definition: its content, not its formatting."""
+        return content_digest(self)
+
+
+def content_digest(definition: WorkflowDef) -> str:
+    """Return the SHA-256 hex digest of ``definition``'s canonical JSON."""
+    body = canonical_json(definition.model_dump(mode="json"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()

@@ -1,0 +1,77 @@
+"""Schema migrations: run Alembic programmatically, and tell whether a database is ready.
+
+``jalon db upgrade`` calls ``upgrade``. Commands call ``ensure_ready``: an empty database is
+created at the latest revision on first use (the embedded default just works); a database at
+an older revision is refused with the instruction to run ``jalon db upgrade``, because
+upgrading a shared PostgreSQL server is an operator's decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from storage.database import Database, describe_url
+from storage.errors import DatabaseNotReady
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _config(database: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    """The latest revision this version of Jalon knows."""
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    if head is None:
+        raise RuntimeError("no migration found")
+    return head
+
+
+def current_revision(database: Database) -> str | None:
+    """The revision the database is at, or None when it has never been migrated."""
+    with database.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url_or_database: str | Database, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the latest)."""
+    database = (
+        url_or_database if isinstance(url_or_database, Database) else Database(url_or_database)
+    )
+    config = _config(database)
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def ensure_ready(database: Database) -> None:
+    """Create an empty database's schema, or refuse a database behind the latest revision."""
+    current = current_revision(database)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        with database.engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+        if not tables:
+            upgrade(database)
+            return
+        raise DatabaseNotReady(
+            f"La base {describe_url(database.url)} contient des tables qui ne sont pas celles "
+            "de Jalon : indiquez une autre base avec --db."
+        )
+    raise DatabaseNotReady(
+        f"La base {describe_url(database.url)} est à la révision {current}, Jalon attend "
+        f"{head} : lancez « jalon db upgrade »."
+    )

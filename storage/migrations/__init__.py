@@ -1,0 +1,1 @@
+"""Alembic migrations of Jalon's schema (run through ``storage.migrate``)."""

@@ -1,0 +1,269 @@
+"""Units of work on one driver connection: short transactions that read and write cases.
+
+A ``Store`` owns one connection (one per thread); ``store.write()`` opens a transaction that
+commits when the block ends and rolls back on any exception, so a refused or failed command
+never leaves half its writes behind. Every method of ``Tx`` runs compiled statements from
+``storage.statements`` on the driver cursor.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from storage.audit import JOURNAL_CHAIN, Entry
+from storage.canonical import ZERO_HASH
+from storage.database import Database
+from storage.errors import StaleRecord
+from storage.statements import Statements, cases_query, statements_for
+
+JOURNAL_LOCK_KEY = 0x4A414C4F4E  # "JALON": serialises appends to the journal chain
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """A case as stored (``data`` is canonical JSON text)."""
+
+    id: int
+    reference: str
+    org: str
+    workflow_id: str
+    workflow_version: int
+    state: str
+    data: str
+    version: int
+    head_seq: int
+    head_hash: str
+    opened_at: str
+    updated_at: str
+    closed_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """A document attached to a case."""
+
+    doc_type: str
+    name: str
+    size: int
+    sha256: str
+    location: str
+    attached_at: str
+    attached_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """A registered definition version."""
+
+    workflow_id: str
+    version: int
+    digest: str
+    title: str
+    source: str
+    source_path: str
+    registered_at: str
+    registered_by: str
+
+
+class Tx:
+    """The statements one transaction can run; obtained from ``Store.write()``/``read()``."""
+
+    def __init__(self, cursor: Any, sql: Statements, dialect: str) -> None:
+        self._cursor = cursor
+        self._sql = sql
+        self._dialect = dialect
+
+    def _one(self, statement: str, params: dict[str, Any]) -> Any:
+        self._cursor.execute(statement, params)
+        return self._cursor.fetchone()
+
+    def execute(self, statement: str, params: dict[str, Any] | None = None) -> Any:
+        """Run driver SQL text (from ``statements.compile_for``) and return the cursor."""
+        self._cursor.execute(statement, params or {})
+        return self._cursor
+
+    def execute_many(self, statement: str, rows: list[dict[str, Any]]) -> None:
+        """Run driver SQL text once per parameter dict."""
+        self._cursor.executemany(statement, rows)
+
+    def case_by_reference(self, reference: str) -> CaseRow | None:
+        """The case with this reference, or None."""
+        row = self._one(self._sql.case_by_reference, {"reference": reference})
+        return CaseRow(*row) if row else None
+
+    def case_by_id(self, case_id: int) -> CaseRow | None:
+        """The case with this id, or None."""
+        row = self._one(self._sql.case_by_id, {"case_id": case_id})
+        return CaseRow(*row) if row else None
+
+    def insert_case(self, row: CaseRow) -> int:
+        """Insert a new case (its ``id`` is ignored) and return the id it was given."""
+        params = {
+            name: getattr(row, name) for name in CaseRow.__slots__ if name != "id"
+        }
+        return int(self._one(self._sql.insert_case, params)[0])
+
+    def update_case(
+        self,
+        case: CaseRow,
+        *,
+        state: str,
+        data: str,
+        head: Entry,
+        updated_at: str,
+        closed_at: str | None,
+    ) -> None:
+        """Write a new state and data, bumping the version; raise ``StaleRecord`` if raced."""
+        self._cursor.execute(
+            self._sql.update_case,
+            {
+                "case_id": case.id,
+                "expected_version": case.version,
+                "expected_head_seq": case.head_seq,
+                "state": state,
+                "data": data,
+                "new_version": case.version + 1,
+                "head_seq": head.seq,
+                "head_hash": head.hash,
+                "updated_at": updated_at,
+                "closed_at": closed_at,
+            },
+        )
+        if self._cursor.rowcount != 1:
+            raise StaleRecord(case.reference)
+
+    def move_case_head(self, case: CaseRow, head: Entry) -> None:
+        """Record a new chain head without changing state or data (e.g. after a refusal)."""
+        self._cursor.execute(
+            self._sql.update_case_head,
+            {
+                "case_id": case.id,
+                "expected_head_seq": case.head_seq,
+                "head_seq": head.seq,
+                "head_hash": head.hash,
+            },
+        )
+        if self._cursor.rowcount != 1:
+            raise StaleRecord(case.reference)
+
+    def append_entry(self, entry: Entry) -> None:
+        """Insert an audit entry; a duplicate (chain, seq) means a race: ``StaleRecord``."""
+        try:
+            self._cursor.execute(self._sql.insert_entry, entry.as_params())
+        except INTEGRITY_ERRORS as error:
+            raise StaleRecord(f"chain {entry.chain_id} seq {entry.seq}") from error
+
+    def journal_head(self) -> tuple[int, str]:
+        """Lock the journal chain for this transaction and return its head (seq, hash)."""
+        if self._sql.journal_lock is not None:
+            self._cursor.execute(self._sql.journal_lock, {"key": JOURNAL_LOCK_KEY})
+            self._cursor.fetchone()
+        row = self._one(self._sql.journal_head, {})
+        return (int(row[0]), str(row[1])) if row else (0, ZERO_HASH)
+
+    def next_reference_number(self, org: str, year: int, code: str) -> int:
+        """Increment and return the reference counter of (org, year, code)."""
+        row = self._one(
+            self._sql.next_reference_number, {"org": org, "year": year, "code": code}
+        )
+        return int(row[0])
+
+    def insert_document(self, case_id: int, document: DocumentRow) -> None:
+        """Attach a document record to a case."""
+        params = {name: getattr(document, name) for name in DocumentRow.__slots__}
+        self._cursor.execute(self._sql.insert_document, {"case_id": case_id, **params})
+
+    def documents_of_case(self, case_id: int) -> list[DocumentRow]:
+        """The documents attached to a case, oldest first."""
+        self._cursor.execute(self._sql.documents_of_case, {"case_id": case_id})
+        return [DocumentRow(*row) for row in self._cursor.fetchall()]
+
+    def entries_of_chain(self, chain_id: int) -> list[Entry]:
+        """Every entry of a chain in sequence order."""
+        self._cursor.execute(self._sql.entries_of_chain, {"chain_id": chain_id})
+        return [Entry(*row) for row in self._cursor.fetchall()]
+
+    def list_cases(
+        self, *, workflow: str | None, state: str | None, org: str | None, limit: int
+    ) -> list[CaseRow]:
+        """Cases matching the filters (None: any), most recently updated first."""
+        filters = {"workflow_id": workflow, "state": state, "org": org}
+        sql = cases_query(self._dialect, tuple(k for k, v in filters.items() if v is not None))
+        params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        self._cursor.execute(sql, {**params, "limit": limit})
+        return [CaseRow(*row) for row in self._cursor.fetchall()]
+
+    def workflow(self, workflow_id: str, version: int) -> WorkflowRow | None:
+        """The registered definition version, or None."""
+        row = self._one(self._sql.workflow, {"workflow_id": workflow_id, "version": version})
+        return WorkflowRow(*row) if row else None
+
+    def insert_workflow(self, row: WorkflowRow) -> None:
+        """Register a definition version."""
+        params = {name: getattr(row, name) for name in WorkflowRow.__slots__}
+        self._cursor.execute(self._sql.insert_workflow, params)
+
+
+class Store:
+    """One connection to the database and the transactions run on it (one per thread)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._sql = statements_for(database.dialect_name)
+        self._pooled: Any = None
+
+    def _driver(self) -> Any:
+        if self._pooled is None:
+            self._pooled = self.database.raw_connection()
+        return self._pooled.driver_connection
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A read-write transaction: committed at the end of the block, rolled back on error."""
+        with self._transaction(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction (a consistent snapshot for the duration of the block)."""
+        with self._transaction(write=False) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+        connection = self._driver()
+        cursor = connection.cursor()
+        sqlite = self.database.is_sqlite
+        if sqlite:
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Tx(cursor, self._sql, self.database.dialect_name)
+        except BaseException:
+            if sqlite:
+                cursor.execute("ROLLBACK")
+            else:
+                connection.rollback()
+            raise
+        else:
+            if sqlite:
+                cursor.execute("COMMIT")
+            else:
+                connection.commit()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        if self._pooled is not None:
+            self._pooled.close()
+            self._pooled = None
+
+
+__all__ = ["JOURNAL_CHAIN", "CaseRow", "DocumentRow", "Store", "Tx", "WorkflowRow"]

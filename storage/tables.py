@@ -1,0 +1,148 @@
+"""The SQL schema as SQLModel tables; the single source for migrations and compiled statements.
+
+Timestamps are stored as ISO-8601 UTC text (``2026-11-23T14:22:41.123456Z``): the audit trail
+hashes them exactly as stored, they sort as text, and both backends keep them byte for byte.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+TIMESTAMP_LENGTH = 32
+HASH_LENGTH = 64
+
+
+class WorkflowRecord(SQLModel, table=True):
+    """A registered definition version: immutable once written (same id+version, same digest)."""
+
+    __tablename__ = "workflow_definitions"
+
+    workflow_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    digest: str = Field(max_length=HASH_LENGTH)
+    title: str = Field(max_length=300)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    source_path: str = Field(max_length=1000)
+    registered_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    registered_by: str = Field(max_length=200)
+
+
+class CaseRecord(SQLModel, table=True):
+    """A case (dossier): its state, data, optimistic-lock version and audit-chain head."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workflow_id", "workflow_version"],
+            ["workflow_definitions.workflow_id", "workflow_definitions.version"],
+        ),
+        Index("ix_cases_workflow_state", "workflow_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=64, unique=True)
+    org: str = Field(max_length=16, index=True)
+    workflow_id: str = Field(max_length=64)
+    workflow_version: int
+    state: str = Field(max_length=64)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(default=1, description="Bumped by every change of state or data.")
+    head_seq: int = Field(description="Sequence number of the last audit entry of the case.")
+    head_hash: str = Field(max_length=HASH_LENGTH)
+    opened_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    updated_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    closed_at: str | None = Field(default=None, max_length=TIMESTAMP_LENGTH)
+
+
+class DocumentRecord(SQLModel, table=True):
+    """A document attached to a case: its identity and fingerprint, not its bytes."""
+
+    __tablename__ = "documents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    doc_type: str = Field(max_length=64)
+    name: str = Field(max_length=500)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(max_length=HASH_LENGTH)
+    location: str = Field(max_length=2000)
+    attached_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    attached_by: str = Field(max_length=200)
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last sequence number given to a case reference for (organisation, year, code)."""
+
+    __tablename__ = "reference_counters"
+
+    org: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True)
+    code: str = Field(primary_key=True, max_length=16)
+    last: int
+
+
+class AuditEntryRecord(SQLModel, table=True):
+    """One fact of the append-only trail; ``body`` is hashed as stored, other columns mirror it.
+
+    ``chain_id`` is the case id, or 0 for the journal (facts about no case: registrations,
+    refused openings). ``hash = sha256(prev_hash + body)``; see docs/audit-trail.md.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "seq", name="uq_audit_chain_seq"),
+        Index("ix_audit_kind_at", "kind", "recorded_at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        # BIGINT on PostgreSQL; INTEGER on SQLite, where only that type aliases the rowid.
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int
+    recorded_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    actor: str = Field(max_length=200)
+    kind: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str | None = Field(default=None, max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=HASH_LENGTH)
+    hash: str = Field(max_length=HASH_LENGTH)
+
+
+class CheckpointRecord(SQLModel, table=True):
+    """A checkpoint: a hash-chained commitment to every chain head at one instant."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    taken_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    chains: int
+    heads_digest: str = Field(max_length=HASH_LENGTH)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=HASH_LENGTH)
+    hash: str = Field(max_length=HASH_LENGTH)
+
+
+class CheckpointHeadRecord(SQLModel, table=True):
+    """The head (last seq and hash) of one chain as committed to by a checkpoint."""
+
+    __tablename__ = "audit_checkpoint_heads"
+
+    checkpoint_id: int = Field(foreign_key="audit_checkpoints.id", primary_key=True)
+    chain_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    seq: int
+    hash: str = Field(max_length=HASH_LENGTH)

@@ -1,0 +1,249 @@
+"""Verification of the audit trail: every chain's links, its mirror columns, heads and checkpoints.
+
+Detects a modified entry (its hash no longer matches, or a column disagrees with its body), a
+deleted entry (a gap in the sequence), an inserted, replaced or reordered entry (a broken
+link), a truncated chain (fewer entries than the case head or a checkpoint attests), a deleted
+case (a chain a checkpoint attests that has vanished, or entries whose case row is gone) and a
+tampered checkpoint. Each finding names the case and the position.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from storage.audit import JOURNAL_CHAIN, Entry, chain_hash, mirrors_body
+from storage.canonical import ZERO_HASH
+from storage.checkpoints import checkpoint_hash, heads_digest, load_checkpoints
+from storage.database import Database
+from storage.statements import ENTRY_COLUMNS, compile_for
+from storage.store import Store
+from storage.tables import AuditEntryRecord, CaseRecord
+
+entries = AuditEntryRecord.__table__  # type: ignore[attr-defined]
+cases = CaseRecord.__table__  # type: ignore[attr-defined]
+BATCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One proof that the trail was altered: where, and what (French, for auditors)."""
+
+    chain_id: int
+    reference: str | None
+    seq: int | None
+    problem: str
+    message: str
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """The outcome of a verification."""
+
+    entries: int = 0
+    chains: int = 0
+    checkpoints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was found."""
+        return not self.findings
+
+
+@dataclass(slots=True)
+class _ChainState:
+    chain_id: int
+    seq: int = 0
+    hash: str = ZERO_HASH
+    seen: int = 0
+
+
+def _label(chain_id: int, references: dict[int, str]) -> str:
+    if chain_id == JOURNAL_CHAIN:
+        return "le journal"
+    return f"le dossier {references.get(chain_id, f'n° {chain_id} (supprimé)')}"
+
+
+class _Verifier:
+    def __init__(self, case_rows: dict[int, tuple[str, int, str]]) -> None:
+        self.case_rows = case_rows
+        self.references = {case_id: row[0] for case_id, row in case_rows.items()}
+        self.expected: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+        self.report = VerifyReport()
+
+    def find(self, chain_id: int, seq: int | None, problem: str, message: str) -> None:
+        self.report.findings.append(
+            Finding(chain_id, self.references.get(chain_id), seq, problem, message)
+        )
+
+    def check_entry(self, state: _ChainState, entry: Entry) -> None:
+        where = _label(entry.chain_id, self.references)
+        expected_seq = state.seq + 1
+        if entry.seq != expected_seq:
+            if entry.seq > expected_seq:
+                gap = (
+                    f"{expected_seq}" if entry.seq == expected_seq + 1
+                    else f"{expected_seq} à {entry.seq - 1}"
+                )
+                self.find(
+                    entry.chain_id, expected_seq, "entry_deleted",
+                    f"{where} : entrée(s) {gap} manquante(s) (supprimée(s)).",
+                )
+            else:
+                self.find(
+                    entry.chain_id, entry.seq, "entry_out_of_order",
+                    f"{where} : entrée {entry.seq} en double ou hors ordre.",
+                )
+        elif entry.prev_hash != state.hash:
+            self.find(
+                entry.chain_id, entry.seq, "link_broken",
+                f"{where} : le lien de l'entrée {entry.seq} vers la précédente est rompu "
+                "(entrée insérée, remplacée ou déplacée).",
+            )
+        if chain_hash(entry.prev_hash, entry.body) != entry.hash:
+            self.find(
+                entry.chain_id, entry.seq, "entry_modified",
+                f"{where} : le contenu de l'entrée {entry.seq} a été modifié.",
+            )
+        else:
+            column = mirrors_body(entry)
+            if column is not None:
+                self.find(
+                    entry.chain_id, entry.seq, "column_modified",
+                    f"{where} : la colonne « {column} » de l'entrée {entry.seq} ne correspond "
+                    "plus à son contenu haché.",
+                )
+        for seq, attested_hash, checkpoint in self.expected.get(entry.chain_id, ()):
+            if seq == entry.seq and attested_hash != entry.hash:
+                self.find(
+                    entry.chain_id, entry.seq, "checkpoint_mismatch",
+                    f"{where} : l'entrée {entry.seq} diffère de celle attestée par le point "
+                    f"de contrôle {checkpoint}.",
+                )
+        state.seq = entry.seq
+        state.hash = entry.hash
+        state.seen += 1
+
+    def close_chain(self, state: _ChainState) -> None:
+        where = _label(state.chain_id, self.references)
+        self.report.chains += 1
+        for seq, _hash, checkpoint in self.expected.get(state.chain_id, ()):
+            if seq > state.seq:
+                self.find(
+                    state.chain_id, state.seq + 1, "chain_truncated",
+                    f"{where} s'arrête à l'entrée {state.seq} alors que le point de contrôle "
+                    f"{checkpoint} en attestait {seq}.",
+                )
+                break
+        if state.chain_id == JOURNAL_CHAIN:
+            return
+        row = self.case_rows.get(state.chain_id)
+        if row is None:
+            self.find(
+                state.chain_id, None, "case_deleted",
+                f"{where} : {state.seen} entrée(s) existent mais la fiche du dossier a été "
+                "supprimée.",
+            )
+        elif (row[1], row[2]) != (state.seq, state.hash):
+            problem = "chain_truncated" if row[1] > state.seq else "head_mismatch"
+            self.find(
+                state.chain_id, state.seq + 1 if row[1] > state.seq else state.seq, problem,
+                f"{where} : la fiche du dossier annonce {row[1]} entrée(s), la chaîne en a "
+                f"{state.seq} (entrées supprimées, ajoutées ou fiche modifiée).",
+            )
+
+    def close_missing(self, seen_chains: set[int], only: int | None) -> None:
+        for case_id, (reference, head_seq, _hash) in self.case_rows.items():
+            if case_id not in seen_chains and (only is None or case_id == only):
+                self.find(
+                    case_id, 1, "chain_deleted",
+                    f"le dossier {reference} n'a plus aucune entrée (il en annonce {head_seq}).",
+                )
+        for chain_id, attested in self.expected.items():
+            if chain_id in seen_chains or chain_id in self.case_rows:
+                continue
+            if only is not None and chain_id != only:
+                continue
+            self.find(
+                chain_id, None, "case_deleted",
+                f"{_label(chain_id, self.references)} a disparu : le point de contrôle "
+                f"{attested[-1][2]} en attestait {attested[-1][0]} entrée(s).",
+            )
+
+
+def _case_rows(store: Store, only: int | None) -> dict[int, tuple[str, int, str]]:
+    query = select(cases.c.id, cases.c.reference, cases.c.head_seq, cases.c.head_hash)
+    if only is not None:
+        query = query.where(cases.c.id == bindparam("only"))
+    with store.read() as tx:
+        sql = compile_for(query, store.database.dialect_name)
+        rows = tx.execute(sql, {"only": only} if only is not None else {}).fetchall()
+    return {int(r[0]): (str(r[1]), int(r[2]), str(r[3])) for r in rows}
+
+
+def _entry_rows(database: Database, only: int | None) -> Iterator[tuple[Any, ...]]:
+    query = select(*(entries.c[name] for name in ENTRY_COLUMNS))
+    if only is not None:
+        query = query.where(entries.c.chain_id == bindparam("only"))
+    sql = compile_for(query.order_by(entries.c.chain_id, entries.c.seq), database.dialect_name)
+    pooled = database.raw_connection()
+    try:
+        connection = pooled.driver_connection
+        if database.is_sqlite:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")
+        else:
+            cursor = connection.cursor(name="jalon_verify")  # server-side: streams
+            cursor.itersize = BATCH
+        cursor.execute(sql, {"only": only} if only is not None else {})
+        while rows := cursor.fetchmany(BATCH):
+            yield from rows
+        cursor.close()
+        if database.is_sqlite:
+            connection.execute("COMMIT")
+        else:
+            connection.commit()
+    finally:
+        pooled.close()
+
+
+def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
+    """Verify the whole trail, or only the chain ``chain_id``; never writes anything."""
+    verifier = _Verifier(_case_rows(store, chain_id))
+    previous_hash = ZERO_HASH
+    for number, (checkpoint, chain_heads) in enumerate(load_checkpoints(store), start=1):
+        verifier.report.checkpoints += 1
+        if (
+            checkpoint.seq != number
+            or checkpoint.prev_hash != previous_hash
+            or checkpoint_hash(checkpoint.prev_hash, checkpoint.body) != checkpoint.hash
+            or heads_digest(chain_heads) != checkpoint.heads_digest
+        ):
+            verifier.find(
+                JOURNAL_CHAIN, None, "checkpoint_modified",
+                f"le point de contrôle {checkpoint.seq} a été modifié, supprimé ou inséré.",
+            )
+        previous_hash = checkpoint.hash
+        for head_chain, seq, head_hash in chain_heads:
+            if chain_id is None or head_chain == chain_id:
+                verifier.expected[head_chain].append((seq, head_hash, checkpoint.seq))
+    state: _ChainState | None = None
+    seen: set[int] = set()
+    for row in _entry_rows(store.database, chain_id):
+        entry = Entry(*row)
+        if state is None or entry.chain_id != state.chain_id:
+            if state is not None:
+                verifier.close_chain(state)
+            state = _ChainState(entry.chain_id)
+            seen.add(entry.chain_id)
+        verifier.check_entry(state, entry)
+        verifier.report.entries += 1
+    if state is not None:
+        verifier.close_chain(state)
+    verifier.close_missing(seen, chain_id)
+    return verifier.report
