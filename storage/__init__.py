@@ -1,1 +1,1 @@
-"""Jalon's persistence: SQL tables, the hash-chained audit trail, migrations. Never imports engine."""
+"""Jalon's persistence: tables, the hash-chained audit trail, migrations; never imports engine."""

@@ -9,20 +9,25 @@ upgrading a shared PostgreSQL server is an operator's decision.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from storage.database import Database, describe_url
 from storage.errors import DatabaseNotReady
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+HEAD_REVISION = "0001"
+"""The latest revision; a test checks it against the migration scripts. Commands compare the
+database with it without importing Alembic, which costs a third of a second at every start."""
 
 
 def _config(database: Database) -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - Alembic only when migrating
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
@@ -30,7 +35,9 @@ def _config(database: Database) -> Config:
 
 
 def head_revision() -> str:
-    """The latest revision this version of Jalon knows."""
+    """The latest revision of the migration scripts (read with Alembic)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     head = script.get_current_head()
     if head is None:
@@ -41,7 +48,10 @@ def head_revision() -> str:
 def current_revision(database: Database) -> str | None:
     """The revision the database is at, or None when it has never been migrated."""
     with database.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return str(revision) if revision is not None else None
 
 
 def upgrade(url_or_database: str | Database, revision: str = "head") -> None:
@@ -49,6 +59,8 @@ def upgrade(url_or_database: str | Database, revision: str = "head") -> None:
     database = (
         url_or_database if isinstance(url_or_database, Database) else Database(url_or_database)
     )
+    from alembic import command  # noqa: PLC0415
+
     config = _config(database)
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -58,7 +70,7 @@ def upgrade(url_or_database: str | Database, revision: str = "head") -> None:
 def ensure_ready(database: Database) -> None:
     """Create an empty database's schema, or refuse a database behind the latest revision."""
     current = current_revision(database)
-    head = head_revision()
+    head = HEAD_REVISION
     if current == head:
         return
     if current is None:

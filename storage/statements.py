@@ -98,9 +98,12 @@ def _text(statement: ClauseElement, dialect: Dialect) -> str:
 @cache
 def dialect_for(dialect_name: str) -> Dialect:
     """The SQLAlchemy dialect Jalon compiles to: named parameters on SQLite, psycopg's own."""
+    dialect: Dialect
     if dialect_name == "sqlite":
-        return sqlite.dialect(paramstyle="named")
-    return postgresql.dialect()
+        dialect = sqlite.dialect(paramstyle="named")
+    else:
+        dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return dialect
 
 
 def compile_for(statement: ClauseElement, dialect_name: str) -> str:
@@ -120,10 +123,11 @@ def _upsert_counter(dialect_name: str) -> ClauseElement:
         code=bindparam("code"),
         last=literal_column("1"),
     )
-    return statement.on_conflict_do_update(
+    upsert: ClauseElement = statement.on_conflict_do_update(
         index_elements=["org", "year", "code"],
         set_={"last": counters.c.last + literal_column("1")},
     ).returning(counters.c.last)
+    return upsert
 
 
 @cache

@@ -8,13 +8,10 @@ never leaves half its writes behind. Every method of ``Tx`` runs compiled statem
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import psycopg
 
 from storage.audit import JOURNAL_CHAIN, Entry
 from storage.canonical import ZERO_HASH
@@ -23,7 +20,6 @@ from storage.errors import StaleRecord
 from storage.statements import Statements, cases_query, statements_for
 
 JOURNAL_LOCK_KEY = 0x4A414C4F4E  # "JALON": serialises appends to the journal chain
-INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +71,13 @@ class WorkflowRow:
 class Tx:
     """The statements one transaction can run; obtained from ``Store.write()``/``read()``."""
 
-    def __init__(self, cursor: Any, sql: Statements, dialect: str) -> None:
+    def __init__(
+        self, cursor: Any, sql: Statements, dialect: str, integrity_error: type[Exception]
+    ) -> None:
         self._cursor = cursor
         self._sql = sql
         self._dialect = dialect
+        self._integrity_error = integrity_error
 
     def _one(self, statement: str, params: dict[str, Any]) -> Any:
         self._cursor.execute(statement, params)
@@ -105,9 +104,7 @@ class Tx:
 
     def insert_case(self, row: CaseRow) -> int:
         """Insert a new case (its ``id`` is ignored) and return the id it was given."""
-        params = {
-            name: getattr(row, name) for name in CaseRow.__slots__ if name != "id"
-        }
+        params = {name: getattr(row, name) for name in CaseRow.__slots__ if name != "id"}
         return int(self._one(self._sql.insert_case, params)[0])
 
     def update_case(
@@ -157,7 +154,7 @@ class Tx:
         """Insert an audit entry; a duplicate (chain, seq) means a race: ``StaleRecord``."""
         try:
             self._cursor.execute(self._sql.insert_entry, entry.as_params())
-        except INTEGRITY_ERRORS as error:
+        except self._integrity_error as error:
             raise StaleRecord(f"chain {entry.chain_id} seq {entry.seq}") from error
 
     def journal_head(self) -> tuple[int, str]:
@@ -170,9 +167,7 @@ class Tx:
 
     def next_reference_number(self, org: str, year: int, code: str) -> int:
         """Increment and return the reference counter of (org, year, code)."""
-        row = self._one(
-            self._sql.next_reference_number, {"org": org, "year": year, "code": code}
-        )
+        row = self._one(self._sql.next_reference_number, {"org": org, "year": year, "code": code})
         return int(row[0])
 
     def insert_document(self, case_id: int, document: DocumentRow) -> None:
@@ -218,6 +213,10 @@ class Store:
         self.database = database
         self._sql = statements_for(database.dialect_name)
         self._pooled: Any = None
+        # PEP 249: every driver module exposes IntegrityError (no psycopg import on SQLite).
+        dbapi = database.engine.dialect.dbapi
+        assert dbapi is not None
+        self._integrity_error: type[Exception] = dbapi.IntegrityError
 
     def _driver(self) -> Any:
         if self._pooled is None:
@@ -244,7 +243,7 @@ class Store:
         if sqlite:
             cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Tx(cursor, self._sql, self.database.dialect_name)
+            yield Tx(cursor, self._sql, self.database.dialect_name, self._integrity_error)
         except BaseException:
             if sqlite:
                 cursor.execute("ROLLBACK")

@@ -10,7 +10,7 @@ tampered checkpoint. Each finding names the case and the position.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 
 from storage.audit import JOURNAL_CHAIN, Entry, chain_hash, mirrors_body
 from storage.canonical import ZERO_HASH
-from storage.checkpoints import checkpoint_hash, heads_digest, load_checkpoints
+from storage.checkpoints import Checkpoint, checkpoint_hash, heads_digest, load_checkpoints
 from storage.database import Database
 from storage.statements import ENTRY_COLUMNS, compile_for
 from storage.store import Store
@@ -87,41 +87,54 @@ class _Verifier:
         if entry.seq != expected_seq:
             if entry.seq > expected_seq:
                 gap = (
-                    f"{expected_seq}" if entry.seq == expected_seq + 1
+                    f"{expected_seq}"
+                    if entry.seq == expected_seq + 1
                     else f"{expected_seq} à {entry.seq - 1}"
                 )
                 self.find(
-                    entry.chain_id, expected_seq, "entry_deleted",
+                    entry.chain_id,
+                    expected_seq,
+                    "entry_deleted",
                     f"{where} : entrée(s) {gap} manquante(s) (supprimée(s)).",
                 )
             else:
                 self.find(
-                    entry.chain_id, entry.seq, "entry_out_of_order",
+                    entry.chain_id,
+                    entry.seq,
+                    "entry_out_of_order",
                     f"{where} : entrée {entry.seq} en double ou hors ordre.",
                 )
         elif entry.prev_hash != state.hash:
             self.find(
-                entry.chain_id, entry.seq, "link_broken",
+                entry.chain_id,
+                entry.seq,
+                "link_broken",
                 f"{where} : le lien de l'entrée {entry.seq} vers la précédente est rompu "
                 "(entrée insérée, remplacée ou déplacée).",
             )
         if chain_hash(entry.prev_hash, entry.body) != entry.hash:
             self.find(
-                entry.chain_id, entry.seq, "entry_modified",
+                entry.chain_id,
+                entry.seq,
+                "entry_modified",
                 f"{where} : le contenu de l'entrée {entry.seq} a été modifié.",
             )
         else:
             column = mirrors_body(entry)
             if column is not None:
                 self.find(
-                    entry.chain_id, entry.seq, "column_modified",
+                    entry.chain_id,
+                    entry.seq,
+                    "column_modified",
                     f"{where} : la colonne « {column} » de l'entrée {entry.seq} ne correspond "
                     "plus à son contenu haché.",
                 )
         for seq, attested_hash, checkpoint in self.expected.get(entry.chain_id, ()):
             if seq == entry.seq and attested_hash != entry.hash:
                 self.find(
-                    entry.chain_id, entry.seq, "checkpoint_mismatch",
+                    entry.chain_id,
+                    entry.seq,
+                    "checkpoint_mismatch",
                     f"{where} : l'entrée {entry.seq} diffère de celle attestée par le point "
                     f"de contrôle {checkpoint}.",
                 )
@@ -135,7 +148,9 @@ class _Verifier:
         for seq, _hash, checkpoint in self.expected.get(state.chain_id, ()):
             if seq > state.seq:
                 self.find(
-                    state.chain_id, state.seq + 1, "chain_truncated",
+                    state.chain_id,
+                    state.seq + 1,
+                    "chain_truncated",
                     f"{where} s'arrête à l'entrée {state.seq} alors que le point de contrôle "
                     f"{checkpoint} en attestait {seq}.",
                 )
@@ -145,14 +160,18 @@ class _Verifier:
         row = self.case_rows.get(state.chain_id)
         if row is None:
             self.find(
-                state.chain_id, None, "case_deleted",
+                state.chain_id,
+                None,
+                "case_deleted",
                 f"{where} : {state.seen} entrée(s) existent mais la fiche du dossier a été "
                 "supprimée.",
             )
         elif (row[1], row[2]) != (state.seq, state.hash):
             problem = "chain_truncated" if row[1] > state.seq else "head_mismatch"
             self.find(
-                state.chain_id, state.seq + 1 if row[1] > state.seq else state.seq, problem,
+                state.chain_id,
+                state.seq + 1 if row[1] > state.seq else state.seq,
+                problem,
                 f"{where} : la fiche du dossier annonce {row[1]} entrée(s), la chaîne en a "
                 f"{state.seq} (entrées supprimées, ajoutées ou fiche modifiée).",
             )
@@ -161,7 +180,9 @@ class _Verifier:
         for case_id, (reference, head_seq, _hash) in self.case_rows.items():
             if case_id not in seen_chains and (only is None or case_id == only):
                 self.find(
-                    case_id, 1, "chain_deleted",
+                    case_id,
+                    1,
+                    "chain_deleted",
                     f"le dossier {reference} n'a plus aucune entrée (il en annonce {head_seq}).",
                 )
         for chain_id, attested in self.expected.items():
@@ -170,7 +191,9 @@ class _Verifier:
             if only is not None and chain_id != only:
                 continue
             self.find(
-                chain_id, None, "case_deleted",
+                chain_id,
+                None,
+                "case_deleted",
                 f"{_label(chain_id, self.references)} a disparu : le point de contrôle "
                 f"{attested[-1][2]} en attestait {attested[-1][0]} entrée(s).",
             )
@@ -212,11 +235,23 @@ def _entry_rows(database: Database, only: int | None) -> Iterator[tuple[Any, ...
         pooled.close()
 
 
-def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
-    """Verify the whole trail, or only the chain ``chain_id``; never writes anything."""
-    verifier = _Verifier(_case_rows(store, chain_id))
+def verify_rows(
+    case_heads: dict[int, tuple[str, int, str]],
+    rows: Iterable[Entry | tuple[Any, ...]],
+    checkpoints: Sequence[tuple[Checkpoint, list[tuple[int, int, str]]]] = (),
+    only: int | None = None,
+) -> VerifyReport:
+    """Verify entries given in (chain, seq) order against case heads and checkpoints (pure).
+
+    Args:
+        case_heads: case id -> (reference, head_seq, head_hash) as the cases table says.
+        rows: the entries (or their column tuples) ordered by chain id, then seq.
+        checkpoints: every checkpoint in order, each with the heads it committed to.
+        only: verify a single chain; the other chains' facts are ignored.
+    """
+    verifier = _Verifier(case_heads)
     previous_hash = ZERO_HASH
-    for number, (checkpoint, chain_heads) in enumerate(load_checkpoints(store), start=1):
+    for number, (checkpoint, chain_heads) in enumerate(checkpoints, start=1):
         verifier.report.checkpoints += 1
         if (
             checkpoint.seq != number
@@ -225,17 +260,19 @@ def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
             or heads_digest(chain_heads) != checkpoint.heads_digest
         ):
             verifier.find(
-                JOURNAL_CHAIN, None, "checkpoint_modified",
+                JOURNAL_CHAIN,
+                None,
+                "checkpoint_modified",
                 f"le point de contrôle {checkpoint.seq} a été modifié, supprimé ou inséré.",
             )
         previous_hash = checkpoint.hash
         for head_chain, seq, head_hash in chain_heads:
-            if chain_id is None or head_chain == chain_id:
+            if only is None or head_chain == only:
                 verifier.expected[head_chain].append((seq, head_hash, checkpoint.seq))
     state: _ChainState | None = None
     seen: set[int] = set()
-    for row in _entry_rows(store.database, chain_id):
-        entry = Entry(*row)
+    for row in rows:
+        entry = row if isinstance(row, Entry) else Entry(*row)
         if state is None or entry.chain_id != state.chain_id:
             if state is not None:
                 verifier.close_chain(state)
@@ -245,5 +282,15 @@ def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
         verifier.report.entries += 1
     if state is not None:
         verifier.close_chain(state)
-    verifier.close_missing(seen, chain_id)
+    verifier.close_missing(seen, only)
     return verifier.report
+
+
+def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
+    """Verify the whole trail, or only the chain ``chain_id``; never writes anything."""
+    return verify_rows(
+        _case_rows(store, chain_id),
+        _entry_rows(store.database, chain_id),
+        load_checkpoints(store),
+        chain_id,
+    )

@@ -37,7 +37,7 @@ COMMAND_TIMEOUT_S = 120
 _MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path holds 108 bytes on Linux, 104 on BSDs
 
 
-class PostgresUnavailable(RuntimeError):  # noqa: N818 - the name the test suite agreed on
+class PostgresUnavailable(RuntimeError):
     """PostgreSQL cannot run here: its binaries, or the user to run them as, are missing."""
 
     def __init__(self, reason: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -31,9 +33,13 @@ def test_an_untouched_trail_is_intact(database_url: str) -> None:
 def test_modified_body_is_detected(database_url: str) -> None:
     """Changing the content of an entry breaks its hash: the case and position are named."""
     trail = build_trail(database_url)
-    tamper(trail.database,
-           "UPDATE audit_entries SET body = replace(body, :old, :new) "
-           "WHERE chain_id = :c AND seq = 3", old='"n":3', new='"n":33', c=trail.case_ids[1])
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET body = replace(body, :old, :new) WHERE chain_id = :c AND seq = 3",
+        old='"n":3',
+        new='"n":33',
+        c=trail.case_ids[1],
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("entry_modified", trail.references[1], 3) in found
 
@@ -41,8 +47,11 @@ def test_modified_body_is_detected(database_url: str) -> None:
 def test_modified_mirror_column_is_detected(database_url: str) -> None:
     """Changing a queryable column (the actor) without touching the body is detected."""
     trail = build_trail(database_url)
-    tamper(trail.database, "UPDATE audit_entries SET actor = 'quelqu_un' "
-           "WHERE chain_id = :c AND seq = 2", c=trail.case_ids[0])
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET actor = 'quelqu_un' WHERE chain_id = :c AND seq = 2",
+        c=trail.case_ids[0],
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("column_modified", trail.references[0], 2) in found
 
@@ -50,8 +59,11 @@ def test_modified_mirror_column_is_detected(database_url: str) -> None:
 def test_deleted_entry_is_detected(database_url: str) -> None:
     """Removing an entry in the middle leaves a gap that is reported at its position."""
     trail = build_trail(database_url)
-    tamper(trail.database, "DELETE FROM audit_entries WHERE chain_id = :c AND seq = 2",
-           c=trail.case_ids[2])
+    tamper(
+        trail.database,
+        "DELETE FROM audit_entries WHERE chain_id = :c AND seq = 2",
+        c=trail.case_ids[2],
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("entry_deleted", trail.references[2], 2) in found
 
@@ -60,16 +72,32 @@ def test_inserted_entry_is_detected(database_url: str) -> None:
     """An entry slipped in the middle (later ones renumbered) breaks the chain's links."""
     trail = build_trail(database_url, length=4)
     case_id = trail.case_ids[0]
-    tamper(trail.database, "UPDATE audit_entries SET seq = seq + 100 WHERE chain_id = :c AND seq >= 3",
-           c=case_id)
-    tamper(trail.database, "UPDATE audit_entries SET seq = seq - 99 WHERE chain_id = :c AND seq >= 100",
-           c=case_id)
-    forged = make_entry(chain_id=case_id, seq=3, prev_hash="f" * 64, recorded_at=AT, actor="x",
-                        kind="case.transition", reference=trail.references[0])
-    tamper(trail.database,
-           "INSERT INTO audit_entries (chain_id, seq, recorded_at, actor, kind, from_state, "
-           "to_state, body, prev_hash, hash) VALUES (:chain_id, :seq, :recorded_at, :actor, "
-           ":kind, :from_state, :to_state, :body, :prev_hash, :hash)", **forged.as_params())
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET seq = seq + 100 WHERE chain_id = :c AND seq >= 3",
+        c=case_id,
+    )
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET seq = seq - 99 WHERE chain_id = :c AND seq >= 100",
+        c=case_id,
+    )
+    forged = make_entry(
+        chain_id=case_id,
+        seq=3,
+        prev_hash="f" * 64,
+        recorded_at=AT,
+        actor="x",
+        kind="case.transition",
+        reference=trail.references[0],
+    )
+    tamper(
+        trail.database,
+        "INSERT INTO audit_entries (chain_id, seq, recorded_at, actor, kind, from_state, "
+        "to_state, body, prev_hash, hash) VALUES (:chain_id, :seq, :recorded_at, :actor, "
+        ":kind, :from_state, :to_state, :body, :prev_hash, :hash)",
+        **forged.as_params(),
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("link_broken", trail.references[0], 3) in found
 
@@ -78,9 +106,21 @@ def test_reordered_entries_are_detected(database_url: str) -> None:
     """Swapping two entries' positions breaks the links at the first of them."""
     trail = build_trail(database_url)
     case_id = trail.case_ids[1]
-    tamper(trail.database, "UPDATE audit_entries SET seq = 99 WHERE chain_id = :c AND seq = 2", c=case_id)
-    tamper(trail.database, "UPDATE audit_entries SET seq = 2 WHERE chain_id = :c AND seq = 3", c=case_id)
-    tamper(trail.database, "UPDATE audit_entries SET seq = 3 WHERE chain_id = :c AND seq = 99", c=case_id)
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET seq = 99 WHERE chain_id = :c AND seq = 2",
+        c=case_id,
+    )
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET seq = 2 WHERE chain_id = :c AND seq = 3",
+        c=case_id,
+    )
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET seq = 3 WHERE chain_id = :c AND seq = 99",
+        c=case_id,
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("link_broken", trail.references[1], 2) in found
 
@@ -88,8 +128,11 @@ def test_reordered_entries_are_detected(database_url: str) -> None:
 def test_truncated_chain_is_detected_by_the_case_head(database_url: str) -> None:
     """Removing the last entries is detected: the case row still announces them."""
     trail = build_trail(database_url, length=5)
-    tamper(trail.database, "DELETE FROM audit_entries WHERE chain_id = :c AND seq >= 4",
-           c=trail.case_ids[0])
+    tamper(
+        trail.database,
+        "DELETE FROM audit_entries WHERE chain_id = :c AND seq >= 4",
+        c=trail.case_ids[0],
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("chain_truncated", trail.references[0], 4) in found
 
@@ -104,8 +147,12 @@ def test_truncation_with_forged_head_is_detected_by_a_checkpoint(database_url: s
             text("SELECT hash FROM audit_entries WHERE chain_id = :c AND seq = 3"), {"c": case_id}
         ).scalar_one()
     tamper(trail.database, "DELETE FROM audit_entries WHERE chain_id = :c AND seq >= 4", c=case_id)
-    tamper(trail.database, "UPDATE cases SET head_seq = 3, head_hash = :h WHERE id = :c",
-           h=seq3_hash, c=case_id)
+    tamper(
+        trail.database,
+        "UPDATE cases SET head_seq = 3, head_hash = :h WHERE id = :c",
+        h=seq3_hash,
+        c=case_id,
+    )
     found = problems(verify_trail(trail.store).findings)
     assert ("chain_truncated", trail.references[2], 4) in found
 
@@ -136,9 +183,12 @@ def test_tampered_checkpoint_is_detected(database_url: str) -> None:
     take_checkpoint(trail.store, AT)
     take_checkpoint(trail.store, AT)
     tamper(trail.database, "UPDATE audit_checkpoints SET chains = 99 WHERE seq = 1")
-    tamper(trail.database,
-           "UPDATE audit_checkpoints SET body = replace(body, :old, :new) WHERE seq = 1",
-           old='"chains":4', new='"chains":99')
+    tamper(
+        trail.database,
+        "UPDATE audit_checkpoints SET body = replace(body, :old, :new) WHERE seq = 1",
+        old='"chains":4',
+        new='"chains":99',
+    )
     findings = verify_trail(trail.store).findings
     assert any(f.problem == "checkpoint_modified" for f in findings)
 
@@ -146,16 +196,22 @@ def test_tampered_checkpoint_is_detected(database_url: str) -> None:
 def test_verifying_one_chain_ignores_the_others(database_url: str) -> None:
     """Verification of one case reports only that case's problems."""
     trail = build_trail(database_url)
-    tamper(trail.database, "DELETE FROM audit_entries WHERE chain_id = :c AND seq = 2",
-           c=trail.case_ids[0])
+    tamper(
+        trail.database,
+        "DELETE FROM audit_entries WHERE chain_id = :c AND seq = 2",
+        c=trail.case_ids[0],
+    )
     assert verify_trail(trail.store, trail.case_ids[1]).intact
     assert not verify_trail(trail.store, trail.case_ids[0]).intact
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_entries SET actor = 'x'",
-    "DELETE FROM audit_entries",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entries SET actor = 'x'",
+        "DELETE FROM audit_entries",
+    ],
+)
 def test_the_database_refuses_to_change_the_trail(database_url: str, statement: str) -> None:
     """UPDATE and DELETE on the audit table are refused by a trigger, on both backends."""
     trail = build_trail(database_url)
@@ -166,10 +222,16 @@ def test_the_database_refuses_to_change_the_trail(database_url: str, statement: 
 
 def test_hash_rule_is_sha256_of_prev_hash_and_body() -> None:
     """The documented rule: hash = sha256(prev_hash + body), hex, over UTF-8."""
-    entry = make_entry(chain_id=7, seq=1, prev_hash=ZERO_HASH, recorded_at=AT, actor="é",
-                       kind="k", reference="R", payload={"montant": "10.00"})
-    import hashlib
-
+    entry = make_entry(
+        chain_id=7,
+        seq=1,
+        prev_hash=ZERO_HASH,
+        recorded_at=AT,
+        actor="é",
+        kind="k",
+        reference="R",
+        payload={"montant": "10.00"},
+    )
     assert entry.hash == hashlib.sha256((ZERO_HASH + entry.body).encode("utf-8")).hexdigest()
     assert entry.hash == chain_hash(ZERO_HASH, entry.body)
     assert entry.body.startswith('{"actor":"é","at":')

@@ -1,4 +1,4 @@
-"""Builds audit trails directly through storage (no engine) and tampers with them like an attacker."""
+"""Builds audit trails through storage alone and tampers with them as an attacker would."""
 
 from __future__ import annotations
 
@@ -31,23 +31,41 @@ def build_trail(url: str, cases: int = 3, length: int = 5) -> Trail:
     ids: list[int] = []
     refs: list[str] = []
     with store.write() as tx:
-        tx.insert_workflow(WorkflowRow("demo", 1, "d" * 64, "Démo", "id: demo", "demo.yaml", AT, "t"))
+        tx.insert_workflow(
+            WorkflowRow("demo", 1, "d" * 64, "Démo", "id: demo", "demo.yaml", AT, "t")
+        )
         seq, head = tx.journal_head()
         tx.append_entry(
-            make_entry(chain_id=JOURNAL_CHAIN, seq=seq + 1, prev_hash=head, recorded_at=AT,
-                       actor="t", kind="workflow.registered", reference=None)
+            make_entry(
+                chain_id=JOURNAL_CHAIN,
+                seq=seq + 1,
+                prev_hash=head,
+                recorded_at=AT,
+                actor="t",
+                kind="workflow.registered",
+                reference=None,
+            )
         )
         for number in range(1, cases + 1):
             reference = f"TST-2026-DEM-{number:04d}"
             row = CaseRow(0, reference, "TST", "demo", 1, "a", "{}", 1, 0, ZERO_HASH, AT, AT, None)
             case_id = tx.insert_case(row)
-            row = CaseRow(case_id, reference, "TST", "demo", 1, "a", "{}", 1, 0, ZERO_HASH, AT, AT, None)
+            row = CaseRow(
+                case_id, reference, "TST", "demo", 1, "a", "{}", 1, 0, ZERO_HASH, AT, AT, None
+            )
             prev = ZERO_HASH
             entry: Entry | None = None
             for seq in range(1, length + 1):
                 entry = make_entry(
-                    chain_id=case_id, seq=seq, prev_hash=prev, recorded_at=AT, actor="agent",
-                    kind="case.transition", reference=reference, from_state="a", to_state="b",
+                    chain_id=case_id,
+                    seq=seq,
+                    prev_hash=prev,
+                    recorded_at=AT,
+                    actor="agent",
+                    kind="case.transition",
+                    reference=reference,
+                    from_state="a",
+                    to_state="b",
                     payload={"n": seq},
                 )
                 tx.append_entry(entry)
