@@ -8,12 +8,28 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from engine.cli_context import state
 from engine.service import Engine
 
 EXIT_NOT_INTACT = 4
+KIND_LABELS = {
+    "case.opened": "Ouverture",
+    "case.data_set": "Données",
+    "case.document_attached": "Pièce jointe",
+    "case.transition": "Étape franchie",
+    "command.refused": "Refus",
+    "workflow.registered": "Procédure enregistrée",
+}
+"""French labels of the kinds of fact (the code names stay in the JSON export)."""
+COMMAND_LABELS = {
+    "case.open": "ouverture",
+    "case.set": "saisie",
+    "case.attach": "pièce",
+    "case.fire": "étape",
+    "workflow.register": "enregistrement",
+}
 
 audit_app = typer.Typer(help="Piste d'audit : vérifier, retracer, sceller.", no_args_is_help=True)
 out = Console(highlight=False)
@@ -90,23 +106,19 @@ def print_trail(engine: Engine, reference: str, as_json: bool) -> None:
                 )
             )
         return
-    table = Table(title=f"Historique de {reference}", title_justify="left")
-    for column in ("N°", "Date (UTC)", "Acteur", "Fait", "De → vers", "Détail"):
-        table.add_column(column)
+    states = engine.show(reference).definition.states
+    out.print(f"[bold]Historique de {reference}[/] ({len(entries)} entrée(s), heure UTC)")
     for entry in entries:
         payload = orjson.loads(entry.body)["payload"]
-        move = ""
-        if entry.from_state != entry.to_state:
-            move = f"{entry.from_state or '∅'} → {entry.to_state or '∅'}"
-        table.add_row(
-            str(entry.seq),
-            entry.recorded_at[:19].replace("T", " "),
-            entry.actor,
-            entry.kind,
-            move,
-            _detail(entry.kind, payload),
+        line = (
+            f"{entry.seq:>4}  {entry.recorded_at[:16].replace('T', ' ')}  {entry.actor}  "
+            f"[bold]{KIND_LABELS.get(entry.kind, entry.kind)}[/]"
         )
-    out.print(table)
+        if entry.from_state != entry.to_state:
+            before = states[entry.from_state].label if entry.from_state else "∅"
+            line += f"  {before} → {states[entry.to_state].label if entry.to_state else '∅'}"
+        detail = _detail(entry.kind, payload)
+        out.print(f"{line} — {escape(detail)}" if detail else line)
 
 
 def _detail(kind: str, payload: dict[str, Any]) -> str:
@@ -119,7 +131,8 @@ def _detail(kind: str, payload: dict[str, Any]) -> str:
     if kind == "case.document_attached":
         return f"{payload.get('type')} « {payload.get('name')} »"
     if kind == "command.refused":
-        return f"{payload.get('command')} refusé : {payload.get('message')}"
+        command = str(payload.get("command"))
+        return f"{COMMAND_LABELS.get(command, command)} refusée : {payload.get('message')}"
     if kind == "case.opened":
         return f"{payload.get('workflow')} v{payload.get('version')}"
     return ""

@@ -75,7 +75,7 @@ def demo_command(
     ] = Path(DEFAULT_DEMO_FILE),
 ) -> None:
     """Parcourir un MAPA de bout en bout sur une base SQLite neuve (temps simulé)."""
-    configure_logging("console", "WARNING")
+    configure_logging("console", "ERROR")  # refusals are part of the story, printed below
     out = Console(highlight=False)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -216,11 +216,8 @@ def statements_for(dialect_name: str) -> Statements:
 
 @cache
 def cases_query(dialect_name: str, filters: tuple[str, ...]) -> str:
-    """``SELECT`` of cases filtered on equality of ``filters`` columns, newest first, limited."""
+    """``SELECT`` of cases filtered on equality of ``filters`` columns, newest first."""
     query = select(*(cases.c[name] for name in CASE_COLUMNS))
     for name in filters:
         query = query.where(cases.c[name] == bindparam(name))
-    query = query.order_by(cases.c.updated_at.desc(), cases.c.id.desc()).limit(
-        bindparam("limit", type_=Integer)
-    )
-    return compile_for(query, dialect_name)
+    return compile_for(query.order_by(cases.c.updated_at.desc(), cases.c.id.desc()), dialect_name)

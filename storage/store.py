@@ -192,8 +192,8 @@ class Tx:
         filters = {"workflow_id": workflow, "state": state, "org": org}
         sql = cases_query(self._dialect, tuple(k for k, v in filters.items() if v is not None))
         params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-        self._cursor.execute(sql, {**params, "limit": limit})
-        return [CaseRow(*row) for row in self._cursor.fetchall()]
+        self._cursor.execute(sql, params)
+        return [CaseRow(*row) for row in self._cursor.fetchmany(limit)]
 
     def workflow(self, workflow_id: str, version: int) -> WorkflowRow | None:
         """The registered definition version, or None."""
