@@ -11,7 +11,8 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -40,7 +41,7 @@ from engine.values import parse_value
 from engine.views import AvailableStep, CaseView, FireOutcome
 from storage.audit import JOURNAL_CHAIN, Entry, make_entry
 from storage.canonical import ZERO_HASH, canonical_json, utc_text
-from storage.checkpoints import Checkpoint, take_checkpoint
+from storage.checkpoints import Checkpoint, take_checkpoint, unsealed_since
 from storage.database import Database, default_url
 from storage.errors import StaleRecord
 from storage.migrate import ensure_ready
@@ -52,6 +53,8 @@ ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 DOC_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 REFERENCE_ZONE = ZoneInfo("Europe/Paris")
 REFUSAL_RETRIES = 20
+DEFAULT_CHECKPOINT_INTERVAL = timedelta(hours=1)
+"""After a write command, a checkpoint is taken when the latest is older than this."""
 T = TypeVar("T")
 
 
@@ -64,11 +67,14 @@ class Engine:
         *,
         catalogue: Catalogue | None = None,
         clock: Clock | None = None,
+        checkpoint_interval: timedelta | None = DEFAULT_CHECKPOINT_INTERVAL,
     ) -> None:
         ensure_ready(database)
         self.database = database
         self.catalogue = catalogue or Catalogue()
         self.clock = clock or clock_from_environment()
+        self.checkpoint_interval = checkpoint_interval
+        self._checkpoint_due: datetime | None = None
         self._local = threading.local()
         self._compiled = CompiledCache()
         self._log = get_logger("engine")
@@ -426,7 +432,32 @@ class Engine:
 
     def checkpoint(self) -> Checkpoint:
         """Commit to every chain's head now (run it periodically; keep its hash elsewhere too)."""
-        return take_checkpoint(self.store, self._now())
+        checkpoint = take_checkpoint(self.store, self._now())
+        self._log.info("audit.checkpoint", seq=checkpoint.seq, chains=checkpoint.chains)
+        return checkpoint
+
+    def _checkpoint_if_due(self) -> None:
+        """Take a checkpoint when facts older than ``checkpoint_interval`` are still unsealed.
+
+        The due time is cached, so between checkpoints this costs one comparison; the first
+        write command of a process reads the time of the latest checkpoint once.
+        """
+        if self.checkpoint_interval is None:
+            return
+        now = self.clock.now()
+        if self._checkpoint_due is not None and now < self._checkpoint_due:
+            return
+        since = unsealed_since(self.store)
+        if since is None:
+            return
+        since_at = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        if now - since_at < self.checkpoint_interval:
+            self._checkpoint_due = since_at + self.checkpoint_interval
+            return
+        # Another process may take the same checkpoint number first: that one counts.
+        with suppress(self.store.integrity_error):
+            self.checkpoint()
+        self._checkpoint_due = now + self.checkpoint_interval
 
     # ------------------------------------------------------------------ internals
 
@@ -446,6 +477,7 @@ class Engine:
             except EngineError as error:
                 self._record_refusal(command, actor, error, context)
                 raise
+            self._checkpoint_if_due()
 
     def _record_refusal(
         self, command: str, actor: Actor, error: EngineError, context: Mapping[str, str]

@@ -120,6 +120,26 @@ def take_checkpoint(store: Store, taken_at: str) -> Checkpoint:
     return Checkpoint(id=checkpoint_id, **row)  # type: ignore[arg-type]
 
 
+def unsealed_since(store: Store) -> str | None:
+    """Since when facts may be unsealed: the latest checkpoint's time, else the first entry's.
+
+    None when the trail is empty (nothing to seal).
+    """
+    dialect = store.database.dialect_name
+    latest = compile_for(select(func.max(checkpoints.c.taken_at)), dialect)
+    first = compile_for(
+        select(entries.c.recorded_at).where(
+            entries.c.id == select(func.min(entries.c.id)).scalar_subquery()
+        ),
+        dialect,
+    )
+    with store.read() as tx:
+        row = tx.execute(latest).fetchone()
+        if row is None or row[0] is None:
+            row = tx.execute(first).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def load_checkpoints(store: Store) -> list[tuple[Checkpoint, list[tuple[int, int, str]]]]:
     """Every checkpoint in order, each with the heads it committed to."""
     dialect = store.database.dialect_name

@@ -218,6 +218,11 @@ class Store:
         assert dbapi is not None
         self._integrity_error: type[Exception] = dbapi.IntegrityError
 
+    @property
+    def integrity_error(self) -> type[Exception]:
+        """The driver's IntegrityError class (a unique or foreign-key constraint refused a row)."""
+        return self._integrity_error
+
     def _driver(self) -> Any:
         if self._pooled is None:
             self._pooled = self.database.raw_connection()

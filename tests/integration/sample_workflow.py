@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from engine.clock import FrozenClock
 from engine.service import Engine
@@ -73,6 +74,10 @@ def write_library(folder: Path, text: str = ACHAT_V1, name: str = "achat.yaml") 
     return folder
 
 
-def make_engine(url: str, library: Path, clock: FrozenClock | None = None) -> Engine:
+def make_engine(
+    url: str, library: Path, clock: FrozenClock | None = None, **options: Any
+) -> Engine:
     """An engine on ``url`` whose catalogue is ``library`` only, on a frozen clock."""
-    return Engine(Database(url), catalogue=Catalogue([library]), clock=clock or FrozenClock(START))
+    return Engine(
+        Database(url), catalogue=Catalogue([library]), clock=clock or FrozenClock(START), **options
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_refusal_is_one_sentence_and_is_recorded(run) -> None:  # type: ignore[n
     refused = run("case", "fire", ref, "valider", "--as", "marie:acheteur", check=False)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
-    assert "Refusé" in refused.stderr and "objet, montant" in refused.stderr
+    assert "Refusé" in refused.stderr
+    assert "objet, montant" in refused.stderr
     stale = run("case", "set", ref, "objet=x", "--if-version", "7", check=False)
     assert stale.returncode == 3
     assert "Conflit" in stale.stderr
@@ -112,8 +114,6 @@ def test_audit_verify_exits_4_on_a_tampered_trail(run, tmp_path: Path) -> None: 
     """A tampered database makes ``jalon audit verify`` name the case and position, exit 4."""
     ref = run("case", "open", "achat", "--org", "AMP", "--as", "marie:acheteur").stdout.strip()
     run("case", "set", ref, "objet=Papier", "--as", "marie:acheteur")
-    import sqlite3
-
     connection = sqlite3.connect(tmp_path / "jalon.db")
     connection.execute("DROP TRIGGER audit_entries_no_update")
     connection.execute(
@@ -124,4 +124,5 @@ def test_audit_verify_exits_4_on_a_tampered_trail(run, tmp_path: Path) -> None: 
     connection.close()
     result = run("audit", "verify", check=False)
     assert result.returncode == 4
-    assert f"le dossier {ref}" in result.stdout and "entrée 2" in result.stdout
+    assert f"le dossier {ref}" in result.stdout
+    assert "entrée 2" in result.stdout

@@ -45,7 +45,8 @@ def test_exactly_one_of_racing_commands_wins(
 
     With ``--if-version`` the losers get a conflict; without it, a loser either conflicts or,
     having read the case after the winner committed, is refused because the step is no longer
-    possible (the case is closed). Either way the case moved once and every refusal is in an intact trail.
+    possible (the case is closed). Either way the case moved once and every refusal is in an
+    intact trail.
     """
     library = write_library(tmp_path / "library")
     engine = make_engine(database_url, library)

@@ -230,7 +230,8 @@ def test_show_previews_failing_controls_without_recording(engine: Engine) -> Non
     steps = {s.trigger: s for s in view.steps}
     assert set(steps) == {"valider", "abandonner"}
     assert [r.control for r in steps["valider"].failing] == ["required_fields", "required_fields"]
-    assert steps["valider"].roles_ok and not steps["abandonner"].roles_ok
+    assert steps["valider"].roles_ok
+    assert not steps["abandonner"].roles_ok
     assert kinds(engine, ref) == ["case.opened"]
 
 
@@ -319,3 +320,24 @@ def test_trail_verifies_and_checkpoint_counts_chains(engine: Engine) -> None:
     report = engine.verify()
     assert report.intact, report.findings
     assert (report.entries, report.chains, report.checkpoints) == (7, 4, 1)
+
+
+def test_checkpoints_are_taken_periodically(database_url: str, library: Path) -> None:
+    """A write command seals the trail once facts older than the interval are unsealed."""
+    clock = FrozenClock(START)
+    engine = make_engine(database_url, library, clock, checkpoint_interval=timedelta(hours=1))
+    ref = engine.open_case("achat", org="AMP", actor=AGENT).reference
+    clock.advance(timedelta(minutes=59))
+    engine.set_values(ref, {"objet": "a"}, AGENT)
+    assert engine.verify().checkpoints == 0
+    clock.advance(timedelta(minutes=2))
+    engine.set_values(ref, {"objet": "b"}, AGENT)
+    assert engine.verify().checkpoints == 1
+    clock.advance(timedelta(minutes=30))
+    engine.set_values(ref, {"objet": "c"}, AGENT)
+    assert engine.verify().checkpoints == 1
+    clock.advance(timedelta(minutes=31))
+    engine.fire(ref, "abandonner", CHEF)
+    report = engine.verify()
+    assert (report.checkpoints, report.intact) == (2, True)
+    engine.close()
