@@ -12,11 +12,12 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import bindparam, func, insert, select
 
 from storage.canonical import ZERO_HASH, canonical_json
 from storage.statements import compile_for
-from storage.store import Store
+from storage.store import Store, Tx
 from storage.tables import AuditEntryRecord, CheckpointHeadRecord, CheckpointRecord
 
 entries = AuditEntryRecord.__table__  # type: ignore[attr-defined]
@@ -140,9 +141,8 @@ def unsealed_since(store: Store) -> str | None:
     return str(row[0]) if row and row[0] is not None else None
 
 
-def load_checkpoints(store: Store) -> list[tuple[Checkpoint, list[tuple[int, int, str]]]]:
-    """Every checkpoint in order, each with the heads it committed to."""
-    dialect = store.database.dialect_name
+def load_checkpoints(tx: Tx, dialect: str) -> list[tuple[Checkpoint, list[tuple[int, int, str]]]]:
+    """Every checkpoint in order, each with the heads it committed to (read through ``tx``)."""
     heads_sql = compile_for(
         select(heads.c.chain_id, heads.c.seq, heads.c.hash)
         .where(heads.c.checkpoint_id == bindparam("checkpoint_id"))
@@ -150,12 +150,26 @@ def load_checkpoints(store: Store) -> list[tuple[Checkpoint, list[tuple[int, int
         dialect,
     )
     result = []
-    with store.read() as tx:
-        for row in tx.execute(_columns_sql(dialect)).fetchall():
-            checkpoint = Checkpoint(*row)
-            chain_heads = [
-                (int(c), int(s), str(h))
-                for c, s, h in tx.execute(heads_sql, {"checkpoint_id": checkpoint.id}).fetchall()
-            ]
-            result.append((checkpoint, chain_heads))
+    for row in tx.execute(_columns_sql(dialect)).fetchall():
+        checkpoint = Checkpoint(*row)
+        chain_heads = [
+            (int(c), int(s), str(h))
+            for c, s, h in tx.execute(heads_sql, {"checkpoint_id": checkpoint.id}).fetchall()
+        ]
+        result.append((checkpoint, chain_heads))
     return result
+
+
+def mirrors_checkpoint_body(checkpoint: Checkpoint) -> bool:
+    """True when the checkpoint's columns say what its hashed body says."""
+    try:
+        body = orjson.loads(checkpoint.body)
+    except orjson.JSONDecodeError:
+        return False
+    expected: dict[str, object] = {
+        "at": checkpoint.taken_at,
+        "chains": checkpoint.chains,
+        "heads_digest": checkpoint.heads_digest,
+        "seq": checkpoint.seq,
+    }
+    return bool(body == expected)

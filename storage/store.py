@@ -72,8 +72,14 @@ class Tx:
     """The statements one transaction can run; obtained from ``Store.write()``/``read()``."""
 
     def __init__(
-        self, cursor: Any, sql: Statements, dialect: str, integrity_error: type[Exception]
+        self,
+        cursor: Any,
+        sql: Statements,
+        dialect: str,
+        integrity_error: type[Exception],
+        connection: Any = None,
     ) -> None:
+        self._connection = connection
         self._cursor = cursor
         self._sql = sql
         self._dialect = dialect
@@ -87,6 +93,25 @@ class Tx:
         """Run driver SQL text (from ``statements.compile_for``) and return the cursor."""
         self._cursor.execute(statement, params or {})
         return self._cursor
+
+    def stream(
+        self, statement: str, params: dict[str, Any] | None = None, batch: int = 5_000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows of a large query in batches, inside this transaction.
+
+        PostgreSQL uses a server-side cursor, so memory stays flat however many rows there are.
+        """
+        if self._dialect == "postgresql":
+            cursor = self._connection.cursor(name="jalon_stream")
+            cursor.itersize = batch
+        else:
+            cursor = self._connection.cursor()
+        try:
+            cursor.execute(statement, params or {})
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
 
     def execute_many(self, statement: str, rows: list[dict[str, Any]]) -> None:
         """Run driver SQL text once per parameter dict."""
@@ -236,19 +261,37 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        """A read-only transaction (a consistent snapshot for the duration of the block)."""
+        """A read-only transaction for a short query."""
         with self._transaction(write=False) as tx:
             yield tx
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+    def snapshot(self) -> Iterator[Tx]:
+        """A read-only transaction in which every statement sees the same committed state.
+
+        SQLite's WAL gives a read transaction one snapshot; PostgreSQL needs REPEATABLE READ.
+        Used by verification, which must not mistake a concurrent commit for tampering.
+        """
+        with self._transaction(write=False, repeatable=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, *, write: bool, repeatable: bool = False) -> Iterator[Tx]:
         connection = self._driver()
         cursor = connection.cursor()
         sqlite = self.database.is_sqlite
         if sqlite:
             cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        elif repeatable:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            yield Tx(cursor, self._sql, self.database.dialect_name, self._integrity_error)
+            yield Tx(
+                cursor,
+                self._sql,
+                self.database.dialect_name,
+                self._integrity_error,
+                connection,
+            )
         except BaseException:
             if sqlite:
                 cursor.execute("ROLLBACK")

@@ -10,7 +10,7 @@ tampered checkpoint. Each finding names the case and the position.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,15 @@ from sqlalchemy import bindparam, select
 
 from storage.audit import JOURNAL_CHAIN, Entry, chain_hash, mirrors_body
 from storage.canonical import ZERO_HASH
-from storage.checkpoints import Checkpoint, checkpoint_hash, heads_digest, load_checkpoints
-from storage.database import Database
+from storage.checkpoints import (
+    Checkpoint,
+    checkpoint_hash,
+    heads_digest,
+    load_checkpoints,
+    mirrors_checkpoint_body,
+)
 from storage.statements import ENTRY_COLUMNS, compile_for
-from storage.store import Store
+from storage.store import Store, Tx
 from storage.tables import AuditEntryRecord, CaseRecord
 
 entries = AuditEntryRecord.__table__  # type: ignore[attr-defined]
@@ -199,40 +204,20 @@ class _Verifier:
             )
 
 
-def _case_rows(store: Store, only: int | None) -> dict[int, tuple[str, int, str]]:
+def _case_rows(tx: Tx, dialect: str, only: int | None) -> dict[int, tuple[str, int, str]]:
     query = select(cases.c.id, cases.c.reference, cases.c.head_seq, cases.c.head_hash)
     if only is not None:
         query = query.where(cases.c.id == bindparam("only"))
-    with store.read() as tx:
-        sql = compile_for(query, store.database.dialect_name)
-        rows = tx.execute(sql, {"only": only} if only is not None else {}).fetchall()
+    sql = compile_for(query, dialect)
+    rows = tx.execute(sql, {"only": only} if only is not None else {}).fetchall()
     return {int(r[0]): (str(r[1]), int(r[2]), str(r[3])) for r in rows}
 
 
-def _entry_rows(database: Database, only: int | None) -> Iterator[tuple[Any, ...]]:
+def _entries_sql(dialect: str, only: int | None) -> str:
     query = select(*(entries.c[name] for name in ENTRY_COLUMNS))
     if only is not None:
         query = query.where(entries.c.chain_id == bindparam("only"))
-    sql = compile_for(query.order_by(entries.c.chain_id, entries.c.seq), database.dialect_name)
-    pooled = database.raw_connection()
-    try:
-        connection = pooled.driver_connection
-        if database.is_sqlite:
-            cursor = connection.cursor()
-            cursor.execute("BEGIN")
-        else:
-            cursor = connection.cursor(name="jalon_verify")  # server-side: streams
-            cursor.itersize = BATCH
-        cursor.execute(sql, {"only": only} if only is not None else {})
-        while rows := cursor.fetchmany(BATCH):
-            yield from rows
-        cursor.close()
-        if database.is_sqlite:
-            connection.execute("COMMIT")
-        else:
-            connection.commit()
-    finally:
-        pooled.close()
+    return compile_for(query.order_by(entries.c.chain_id, entries.c.seq), dialect)
 
 
 def verify_rows(
@@ -257,6 +242,7 @@ def verify_rows(
             checkpoint.seq != number
             or checkpoint.prev_hash != previous_hash
             or checkpoint_hash(checkpoint.prev_hash, checkpoint.body) != checkpoint.hash
+            or not mirrors_checkpoint_body(checkpoint)
             or heads_digest(chain_heads) != checkpoint.heads_digest
         ):
             verifier.find(
@@ -287,10 +273,17 @@ def verify_rows(
 
 
 def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:
-    """Verify the whole trail, or only the chain ``chain_id``; never writes anything."""
-    return verify_rows(
-        _case_rows(store, chain_id),
-        _entry_rows(store.database, chain_id),
-        load_checkpoints(store),
-        chain_id,
-    )
+    """Verify the whole trail, or only the chain ``chain_id``; never writes anything.
+
+    Case heads, checkpoints and entries are read in one snapshot, so commands committed
+    while verification runs are neither seen half nor mistaken for tampering.
+    """
+    dialect = store.database.dialect_name
+    params = {"only": chain_id} if chain_id is not None else {}
+    with store.snapshot() as tx:
+        return verify_rows(
+            _case_rows(tx, dialect, chain_id),
+            tx.stream(_entries_sql(dialect, chain_id), params, BATCH),
+            load_checkpoints(tx, dialect),
+            chain_id,
+        )

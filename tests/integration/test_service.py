@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -341,3 +342,25 @@ def test_checkpoints_are_taken_periodically(database_url: str, library: Path) ->
     report = engine.verify()
     assert (report.checkpoints, report.intact) == (2, True)
     engine.close()
+
+
+def test_verification_during_writes_sees_one_consistent_snapshot(engine: Engine) -> None:
+    """Verifying while another thread commits never reports a false alteration."""
+    refs = [engine.open_case("achat", org="AMP", actor=AGENT).reference for _ in range(3)]
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            engine.set_values(refs[n % 3], {"offres": str(n)}, AGENT)
+            n += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        reports = [engine.verify() for _ in range(30)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(report.intact for report in reports), [r.findings for r in reports if not r.intact]
+    assert len({report.entries for report in reports}) > 1  # writes really happened meanwhile
