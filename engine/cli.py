@@ -10,7 +10,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from engine.cli_audit import audit_app
 from engine.cli_cases import case_app
@@ -20,7 +19,7 @@ from engine.cli_workflows import workflows_app
 from engine.demo import demo_command
 from engine.errors import ConcurrentModification, EngineError
 from engine.log import LogFormat, configure_logging
-from storage.errors import StorageError
+from storage.errors import StorageError, as_storage_error
 
 EXIT_REFUSED = 1
 EXIT_CONFLICT = 3
@@ -53,27 +52,45 @@ def main_options(
     log_format: Annotated[
         str, typer.Option("--log-format", help="auto, console ou json (lignes JSON).")
     ] = "auto",
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING…")] = "INFO",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING… (défaut : INFO si --log-format est donné, sinon WARNING).",
+        ),
+    ] = None,
 ) -> None:
     """Options common to every command."""
     if log_format not in ("auto", "console", "json"):
         raise typer.BadParameter("auto, console ou json", param_hint="--log-format")
     fmt: LogFormat = log_format  # type: ignore[assignment]
-    configure_logging(fmt, log_level)
+    # Quiet by default: the user already reads the outcome; asking for a format asks for logs.
+    configure_logging(fmt, log_level or ("WARNING" if log_format == "auto" else "INFO"))
     ctx.obj = CliState(db)
+
+
+def _say(prefix: str, message: str) -> None:
+    """One sentence on standard error, as typed (no markup, no wrapping; colour on a terminal)."""
+    typer.secho(prefix, fg="red", bold=True, err=True, nl=False)
+    typer.echo(f" {message}", err=True)
 
 
 def main() -> None:
     """Entry point of the console script: run the app, show user errors without traceback."""
-    err = Console(stderr=True)
     try:
         app()
     except ConcurrentModification as error:
-        err.print(f"[bold red]Conflit :[/] {error.message}", highlight=False)
+        _say("Conflit :", error.message)
         sys.exit(EXIT_CONFLICT)
     except EngineError as error:
-        err.print(f"[bold red]Refusé :[/] {error.message}", highlight=False)
+        _say("Refusé :", error.message)
         sys.exit(EXIT_REFUSED)
     except StorageError as error:
-        err.print(f"[bold red]Base de données :[/] {error}", highlight=False)
+        _say("Base de données :", str(error))
+        sys.exit(EXIT_REFUSED)
+    except Exception as error:
+        translated = as_storage_error(error)
+        if translated is None:
+            raise  # a bug: keep the traceback
+        _say("Base de données :", str(translated))
         sys.exit(EXIT_REFUSED)

@@ -175,8 +175,8 @@ class Engine:
                     ),
                 )
             definition = self.catalogue.get(workflow_id, version)
+            data = self._parse_values(definition, values or {})  # before writing anything
             self._ensure_registered(definition, actor)
-            data = self._parse_values(definition, values or {})
             now = self.clock.now()
             at = utc_text(now)
             with self.store.write() as tx:
@@ -491,7 +491,7 @@ class Engine:
         }
         if isinstance(error, CommandRefused):
             payload.update(error.details)
-        self._log.warning("command.refused", code=error.code, reason=error.message)
+        self._log.info("command.refused", code=error.code, reason=error.message)
         reference = context.get("case")
         for _attempt in range(REFUSAL_RETRIES):
             try:

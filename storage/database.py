@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.errors import DatabaseUnavailable
+
 DEFAULT_SQLITE_FILE = "jalon.db"
 URL_ENVIRONMENT_VARIABLE = "JALON_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -48,8 +50,15 @@ class Database:
         parsed = make_url(self.url)
         self.dialect_name = parsed.get_backend_name()
         if self.dialect_name not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database: {self.dialect_name} (SQLite or PostgreSQL)")
+            raise DatabaseUnavailable(
+                f"Base « {self.dialect_name} » non prise en charge : Jalon fonctionne avec "
+                "SQLite (un chemin de fichier) ou PostgreSQL (postgresql://…)."
+            )
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            if Path(parsed.database).is_dir():
+                raise DatabaseUnavailable(
+                    f"{parsed.database} est un dossier : indiquez un fichier SQLite avec --db."
+                )
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = self._create_engine()
 

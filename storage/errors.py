@@ -5,6 +5,7 @@ StorageError
 ├─ RecordNotFound (also LookupError)
 ├─ StaleRecord                      optimistic-lock check failed: someone wrote first
 ├─ DatabaseNotReady                 the schema is missing or behind: run `jalon db upgrade`
+├─ DatabaseUnavailable              cannot be opened, reached or used (with the driver's reason)
 └─ AuditChainBroken(chain, seq)     raised by callers that require an intact chain
 ```
 """
@@ -26,6 +27,25 @@ class StaleRecord(StorageError):
 
 class DatabaseNotReady(StorageError):
     """The database schema is missing or older than this version of Jalon expects."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be opened, reached or used; the message says which and why."""
+
+
+def as_storage_error(error: BaseException, where: str = "la base") -> StorageError | None:
+    """Translate a driver or SQLAlchemy error into a ``DatabaseUnavailable`` with one sentence.
+
+    Returns None for anything else, which is then a bug and keeps its traceback.
+    """
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - only on the error path
+
+    module = type(error).__module__
+    if not isinstance(error, SQLAlchemyError) and not module.startswith(("sqlite3", "psycopg")):
+        return None
+    cause = getattr(error, "orig", None) or error
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return DatabaseUnavailable(f"Impossible d'utiliser {where} : {reason}.")
 
 
 class AuditChainBroken(StorageError):

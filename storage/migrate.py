@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 
 from storage.database import Database, describe_url
-from storage.errors import DatabaseNotReady
+from storage.errors import DatabaseNotReady, StorageError, as_storage_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -68,7 +68,24 @@ def upgrade(url_or_database: str | Database, revision: str = "head") -> None:
 
 
 def ensure_ready(database: Database) -> None:
-    """Create an empty database's schema, or refuse a database behind the latest revision."""
+    """Create an empty database's schema, or refuse a database behind the latest revision.
+
+    Raises:
+        DatabaseUnavailable: the database cannot be opened or reached (one French sentence).
+        DatabaseNotReady: the database is at an older revision, or is not Jalon's.
+    """
+    try:
+        _ensure_ready(database)
+    except StorageError:
+        raise
+    except Exception as error:
+        translated = as_storage_error(error, f"la base {describe_url(database.url)}")
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _ensure_ready(database: Database) -> None:
     current = current_revision(database)
     head = HEAD_REVISION
     if current == head:
