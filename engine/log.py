@@ -9,6 +9,8 @@ from typing import Literal
 import structlog
 
 LogFormat = Literal["auto", "console", "json"]
+Logger = structlog.typing.FilteringBoundLogger
+"""The type of Jalon's loggers (so that other modules need not import structlog)."""
 
 
 def configure_logging(log_format: LogFormat = "auto", level: str = "INFO") -> None:

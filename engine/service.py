@@ -7,14 +7,14 @@ nothing but the audit entry of its refusal, in a transaction of its own.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,25 +23,26 @@ import structlog
 import engine.control_catalogue  # noqa: F401  (registers the built-in controls)
 from engine.actors import Actor
 from engine.case import decide, roles_allow
+from engine.case_data import fingerprint, parse_case_values
 from engine.clock import Clock, clock_from_environment
 from engine.controls import CaseSnapshot, DocumentView
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
-    CommandRefused,
     ConcurrentModification,
     EngineError,
     InvalidValue,
     UnknownCase,
 )
+from engine.facts import append_journal, case_entry, record_refusal
 from engine.log import get_logger
 from engine.machine import CompiledWorkflow
 from engine.registry import CompiledCache, Registration, check_registrable
-from engine.values import parse_value
+from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
 from engine.views import AvailableStep, CaseView, FireOutcome
-from storage.audit import JOURNAL_CHAIN, Entry, make_entry
+from storage.audit import Entry, make_entry
 from storage.canonical import ZERO_HASH, canonical_json, utc_text
-from storage.checkpoints import Checkpoint, take_checkpoint, unsealed_since
+from storage.checkpoints import Checkpoint, take_checkpoint
 from storage.database import Database, default_url
 from storage.errors import StaleRecord
 from storage.migrate import ensure_ready
@@ -52,10 +53,6 @@ from workflows.catalogue import Catalogue
 ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 DOC_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 REFERENCE_ZONE = ZoneInfo("Europe/Paris")
-REFUSAL_RETRIES = 20
-DEFAULT_CHECKPOINT_INTERVAL = timedelta(hours=1)
-"""After a write command, a checkpoint is taken when the latest is older than this."""
-T = TypeVar("T")
 
 
 class Engine:
@@ -73,8 +70,7 @@ class Engine:
         self.database = database
         self.catalogue = catalogue or Catalogue()
         self.clock = clock or clock_from_environment()
-        self.checkpoint_interval = checkpoint_interval
-        self._checkpoint_due: datetime | None = None
+        self._sealing = CheckpointPolicy(checkpoint_interval)
         self._local = threading.local()
         self._compiled = CompiledCache()
         self._log = get_logger("engine")
@@ -129,7 +125,7 @@ class Engine:
                         actor.user,
                     )
                 )
-                self._append_journal(
+                append_journal(
                     tx,
                     at,
                     actor,
@@ -175,7 +171,7 @@ class Engine:
                     ),
                 )
             definition = self.catalogue.get(workflow_id, version)
-            data = self._parse_values(definition, values or {})  # before writing anything
+            data = parse_case_values(definition, values or {})  # before writing anything
             self._ensure_registered(definition, actor)
             now = self.clock.now()
             at = utc_text(now)
@@ -202,7 +198,7 @@ class Engine:
                     None,
                 )
                 case_id = tx.insert_case(row)
-                row = CaseRow(case_id, *_fields(row)[1:])
+                row = dataclasses.replace(row, id=case_id)
                 entry = make_entry(
                     chain_id=case_id,
                     seq=1,
@@ -238,7 +234,7 @@ class Engine:
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
                 self._refuse_if_closed(case, compiled)
-                new = self._parse_values(compiled.definition, values)
+                new = parse_case_values(compiled.definition, values)
                 data = orjson.loads(case.data)
                 previous = {name: data.get(name) for name in new}
                 for name, value in new.items():
@@ -247,7 +243,7 @@ class Engine:
                     else:
                         data[name] = value
                 at = self._now()
-                entry = self._entry(
+                entry = case_entry(
                     case, at, actor, "case.data_set", {"values": new, "previous": previous}
                 )
                 tx.append_entry(entry)
@@ -282,7 +278,7 @@ class Engine:
                 )
             if not path.is_file():
                 raise InvalidValue("fichier", f"Fichier introuvable : {path}.")
-            size, digest = _fingerprint(path)
+            size, digest = fingerprint(path)
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
                 self._refuse_if_closed(case, compiled)
@@ -291,7 +287,7 @@ class Engine:
                     doc_type, path.name, size, digest, str(path.resolve()), at, actor.user
                 )
                 tx.insert_document(case.id, document)
-                entry = self._entry(
+                entry = case_entry(
                     case,
                     at,
                     actor,
@@ -332,21 +328,17 @@ class Engine:
                     raise decision.refusal
                 assert decision.dest is not None
                 at = utc_text(snapshot.now)
-                entry = make_entry(
-                    chain_id=case.id,
-                    seq=case.head_seq + 1,
-                    prev_hash=case.head_hash,
-                    recorded_at=at,
-                    actor=actor.user,
-                    kind="case.transition",
-                    reference=case.reference,
-                    from_state=case.state,
-                    to_state=decision.dest,
-                    payload={
+                entry = case_entry(
+                    case,
+                    at,
+                    actor,
+                    "case.transition",
+                    {
                         "trigger": trigger,
                         "roles": sorted(actor.roles),
                         "controls": [result.as_payload() for result in decision.results],
                     },
+                    to_state=decision.dest,
                 )
                 tx.append_entry(entry)
                 closed_at = at if compiled.is_final(decision.dest) else None
@@ -436,29 +428,6 @@ class Engine:
         self._log.info("audit.checkpoint", seq=checkpoint.seq, chains=checkpoint.chains)
         return checkpoint
 
-    def _checkpoint_if_due(self) -> None:
-        """Take a checkpoint when facts older than ``checkpoint_interval`` are still unsealed.
-
-        The due time is cached, so between checkpoints this costs one comparison; the first
-        write command of a process reads the time of the latest checkpoint once.
-        """
-        if self.checkpoint_interval is None:
-            return
-        now = self.clock.now()
-        if self._checkpoint_due is not None and now < self._checkpoint_due:
-            return
-        since = unsealed_since(self.store)
-        if since is None:
-            return
-        since_at = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        if now - since_at < self.checkpoint_interval:
-            self._checkpoint_due = since_at + self.checkpoint_interval
-            return
-        # Another process may take the same checkpoint number first: that one counts.
-        with suppress(self.store.integrity_error):
-            self.checkpoint()
-        self._checkpoint_due = now + self.checkpoint_interval
-
     # ------------------------------------------------------------------ internals
 
     @contextmanager
@@ -472,74 +441,12 @@ class Engine:
                     f"Le dossier {context.get('case', '')} a été modifié par une autre commande "
                     "pendant celle-ci : rechargez-le et recommencez."
                 )
-                self._record_refusal(command, actor, conflict, context)
+                record_refusal(self.store, self._now, self._log, command, actor, conflict, context)
                 raise conflict from error
             except EngineError as error:
-                self._record_refusal(command, actor, error, context)
+                record_refusal(self.store, self._now, self._log, command, actor, error, context)
                 raise
-            self._checkpoint_if_due()
-
-    def _record_refusal(
-        self, command: str, actor: Actor, error: EngineError, context: Mapping[str, str]
-    ) -> None:
-        payload: dict[str, Any] = {
-            "command": command,
-            "code": error.code,
-            "message": error.message,
-            "roles": sorted(actor.roles),
-            **context,
-        }
-        if isinstance(error, CommandRefused):
-            payload.update(error.details)
-        self._log.info("command.refused", code=error.code, reason=error.message)
-        reference = context.get("case")
-        for _attempt in range(REFUSAL_RETRIES):
-            try:
-                with self.store.write() as tx:
-                    at = self._now()
-                    case = tx.case_by_reference(reference) if reference else None
-                    if case is None:
-                        self._append_journal(tx, at, actor, "command.refused", payload)
-                    else:
-                        entry = self._entry(case, at, actor, "command.refused", payload)
-                        tx.append_entry(entry)
-                        tx.move_case_head(case, entry)
-                return
-            except StaleRecord:
-                continue
-        raise ConcurrentModification("Trop de commandes concurrentes : refus non enregistré.")
-
-    def _append_journal(
-        self, tx: Tx, at: str, actor: Actor, kind: str, payload: dict[str, Any]
-    ) -> Entry:
-        seq, head = tx.journal_head()
-        entry = make_entry(
-            chain_id=JOURNAL_CHAIN,
-            seq=seq + 1,
-            prev_hash=head,
-            recorded_at=at,
-            actor=actor.user,
-            kind=kind,
-            reference=None,
-            payload=payload,
-        )
-        tx.append_entry(entry)
-        return entry
-
-    @staticmethod
-    def _entry(case: CaseRow, at: str, actor: Actor, kind: str, payload: dict[str, Any]) -> Entry:
-        return make_entry(
-            chain_id=case.id,
-            seq=case.head_seq + 1,
-            prev_hash=case.head_hash,
-            recorded_at=at,
-            actor=actor.user,
-            kind=kind,
-            reference=case.reference,
-            from_state=case.state,
-            to_state=case.state,
-            payload=payload,
-        )
+            self._sealing.after_write(self.store, self.clock, self.checkpoint)
 
     def _case(self, tx: Tx, reference: str) -> CaseRow:
         case = tx.case_by_reference(reference)
@@ -574,44 +481,3 @@ class Engine:
                 "peut plus être modifié.",
                 reference=case.reference,
             )
-
-    @staticmethod
-    def _parse_values(definition: WorkflowDef, values: Mapping[str, str]) -> dict[str, Any]:
-        parsed: dict[str, Any] = {}
-        for name, raw in values.items():
-            field = definition.fields.get(name)
-            if field is None:
-                known = ", ".join(sorted(definition.fields)) or "aucun"
-                raise InvalidValue(
-                    name,
-                    (
-                        f"Champ « {name} » inconnu de la procédure « {definition.id} » "
-                        f"(champs connus : {known})."
-                    ),
-                )
-            parsed[name] = None if raw.strip() == "" else parse_value(field, raw, name=name)
-        return parsed
-
-
-def _fields(row: CaseRow) -> tuple[Any, ...]:
-    return tuple(getattr(row, name) for name in CaseRow.__slots__)
-
-
-def _fingerprint(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def run_with_retry(action: Callable[[], T], attempts: int = 3) -> T:
-    """Run ``action``, retrying on ``ConcurrentModification`` (for batch jobs, not users)."""
-    for _attempt in range(attempts - 1):
-        try:
-            return action()
-        except ConcurrentModification:
-            continue
-    return action()

@@ -28,6 +28,8 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/service.py",  # the unit of work: reads, decides, writes, audits
     "engine/registry.py",  # reads registered definition sources inside the caller's transaction
     "engine/views.py",  # views carry the stored rows (CaseRow, DocumentRow) to the interfaces
+    "engine/facts.py",  # the service's audit entries: case chain, journal, recorded refusals
+    "engine/sealing.py",  # the service's checkpoint policy, reading since when facts are unsealed
     *INTERFACES,
 )
 """Engine modules allowed to import storage beyond ``storage.canonical`` (decision 0005)."""
