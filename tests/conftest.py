@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgserver import PostgresServer, start_for_tests
 
-# pytest puts tests/ on sys.path (no __init__.py there), where tests/storage would shadow the
-# real `storage` package as a namespace package; with the project root on sys.path too, the
-# regular package wins wherever it sits in the list.
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-if _PROJECT_ROOT not in sys.path:
-    sys.path.append(_PROJECT_ROOT)
+from tests.pgserver import PostgresServer, start_for_tests
 
 TEMPLATE_DATABASE = "jalon_template"
 """The PostgreSQL database migrated once per session, copied for every test."""

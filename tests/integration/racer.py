@@ -6,10 +6,9 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from sample_workflow import make_engine
-
 from engine.actors import Actor
 from engine.errors import CommandRefused, ConcurrentModification
+from tests.integration.sample_workflow import make_engine
 
 
 def race(

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sample_workflow import write_library
+
+from tests.integration.sample_workflow import write_library
 
 JALON = str(Path(sys.executable).parent / "jalon")
 

@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from racer import race
-from sample_workflow import make_engine, write_library
 
 from engine.actors import Actor
+from tests.integration.racer import race
+from tests.integration.sample_workflow import make_engine, write_library
 
 RACERS = 4
 AGENT = Actor("marie", frozenset({"acheteur"}))

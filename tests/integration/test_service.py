@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sample_workflow import ACHAT_V1, START, make_engine, write_library
 
 from engine.actors import Actor
 from engine.clock import FrozenClock
@@ -26,6 +25,7 @@ from engine.errors import (
 )
 from engine.service import Engine
 from storage.audit import JOURNAL_CHAIN
+from tests.integration.sample_workflow import ACHAT_V1, START, make_engine, write_library
 
 AGENT = Actor("marie", frozenset({"acheteur"}))
 CHEF = Actor("paul", frozenset({"responsable"}))

@@ -7,12 +7,12 @@ import hashlib
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from trail_builder import build_trail, tamper
 
 from storage.audit import chain_hash, make_entry
 from storage.canonical import ZERO_HASH
 from storage.checkpoints import take_checkpoint
 from storage.verify import verify_trail
+from tests.storage.trail_builder import build_trail, tamper
 
 AT = "2026-03-02T09:00:00.000000Z"
 

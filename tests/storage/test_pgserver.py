@@ -7,11 +7,12 @@ import shutil
 import stat
 from pathlib import Path
 
-import pgserver
 import psycopg
 import pytest
 import sqlalchemy
-from pgserver import PostgresServer, PostgresUnavailable
+
+from tests import pgserver
+from tests.pgserver import PostgresServer, PostgresUnavailable
 
 
 def _missing(debian_root: Path = pgserver.DEBIAN_ROOT) -> Path:

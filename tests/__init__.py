@@ -1,0 +1,1 @@
+"""Jalon test suite (a package, so that test modules and fixtures have unique names)."""

@@ -1,0 +1,1 @@
+"""Integration tests: the service and the CLI end to end."""

@@ -1,0 +1,1 @@
+"""Storage tests: the chain, tamper detection, migrations, the PostgreSQL fixture."""
