@@ -1,12 +1,13 @@
 """Compiled workflows: the one place that uses the ``transitions`` library.
 
-A definition version is compiled once (:func:`compile_workflow` caches by content digest).
-Firing a trigger goes through a ``transitions.Machine`` built with ``auto_transitions=False``
-and kept per thread, with one throw-away model object attached at construction: a call sets
-the model to the case's state, fires the trigger and reads the new state, without
-``add_model``/``remove_model`` (which slow down with the number of models) and without locks
-(a plain machine is not thread-safe, ``LockedMachine`` is several times slower). Controls are
-not machine conditions: they are evaluated and recorded by the caller before the move.
+A definition version is compiled once (:func:`compile_workflow` caches by content digest)
+into a ``transitions.Machine`` built with ``auto_transitions=False`` and no model. The
+machine is the authority on where a trigger leads: the compiled workflow reads its event
+table once (``machine.events[trigger].transitions[source]``) and answers every later
+question from it. The machine's own event processing (model state, conditions, callbacks)
+is not run per command: Jalon uses none of it — controls are evaluated and recorded by the
+caller, the state lives in the case row — and it cost a quarter of the engine's time per
+durable step (docs/decisions/0004-transitions-with-a-cursor-model.md).
 
 The diagram is drawn by ``transitions``' own ``GraphMachine(graph_engine="mermaid")``, with
 French labels on states and transitions; only final-state markers are added to its text.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from transitions import Machine, State
@@ -40,25 +41,11 @@ class _LabelledGraphMachine(GraphMachine):
 
 
 _STATE_ATTRIBUTE = "_state"
-"""Where the model keeps its state: not an identifier, so no trigger can take the name."""
-
-
-class _Model:
-    """The throw-away object a machine moves; ``transitions`` adds its methods to it."""
-
-    _state: str
-
-
-class _PerThread(threading.local):
-    """Each thread's own machine and model for one compiled workflow."""
-
-    def __init__(self, build: Callable[[_Model], Machine]) -> None:
-        self.model = _Model()
-        self.machine = build(self.model)
+"""The machine's model attribute: not an identifier, so a trigger may be named ``state``."""
 
 
 class CompiledWorkflow:
-    """A definition version ready to run: transition tables and a per-thread state machine.
+    """A definition version ready to run: its state machine and the tables read from it.
 
     Build it with :func:`compile_workflow`, which returns the same object for the same content.
     The definition must have passed ``engine.validation`` (one initial state, known states).
@@ -80,7 +67,13 @@ class CompiledWorkflow:
         self._final = definition.final_states
         initials = [name for name, state in definition.states.items() if state.initial]
         self._initial = initials[0] if initials else next(iter(definition.states))
-        self._local = _PerThread(self._build)
+        self.machine = self._build()
+        self._next = {
+            (transition.source, trigger): transition.dest
+            for trigger, event in self.machine.events.items()
+            for found in event.transitions.values()
+            for transition in found
+        }
 
     def _machine_config(self) -> dict[str, Any]:
         transitions: list[dict[str, Any]] = []
@@ -103,11 +96,11 @@ class CompiledWorkflow:
             "name": f"{self.definition.id}@{self.definition.version}",
         }
 
-    def _build(self, model: _Model) -> Machine:
+    def _build(self) -> Machine:
         config = self._machine_config()
         for transition in config["transitions"]:
             del transition["label"]  # only the diagram machine knows labels
-        return Machine(model=model, **config)
+        return Machine(model=None, **config)
 
     def transitions_from(self, state: str) -> tuple[TransitionDef, ...]:
         """Return the transitions that can leave ``state``, in the definition's order."""
@@ -126,7 +119,7 @@ class CompiledWorkflow:
         return state in self._final
 
     def next_state(self, state: str, trigger: str) -> str:
-        """Fire ``trigger`` from ``state`` through the state machine; return the new state.
+        """Where ``trigger`` leads from ``state``, as the state machine's table says.
 
         Args:
             state: The case's current state.
@@ -139,14 +132,10 @@ class CompiledWorkflow:
             TriggerNotAllowed: The trigger does not exist in the workflow, or cannot fire
                 from ``state``.
         """
-        if (state, trigger) not in self._table:
+        dest = self._next.get((state, trigger))
+        if dest is None:
             raise self._refusal(state, trigger)
-        local = self._local
-        model = local.model
-        machine = local.machine
-        machine.set_state(state, model=model)
-        machine.events[trigger].trigger(model)
-        return model._state
+        return dest
 
     def _refusal(self, state: str, trigger: str) -> TriggerNotAllowed:
         found = self.definition.states.get(state)
@@ -243,6 +232,17 @@ def compile_workflow(defn: WorkflowDef) -> CompiledWorkflow:
             compiled = CompiledWorkflow(defn, digest)
             _cache[digest] = compiled
         key = id(defn)
-        # The callback takes no lock: it may run during a garbage collection in any thread.
-        _by_identity[key] = (weakref.ref(defn, lambda _ref: _by_identity.pop(key, None)), compiled)
+        # The callback takes no lock: it may run during a garbage collection in any thread, or
+        # at interpreter exit, when module globals are gone (hence the table bound as default).
+        _by_identity[key] = (
+            weakref.ref(defn, partial(_forget_identity, _by_identity, key)),
+            compiled,
+        )
     return compiled
+
+
+def _forget_identity(
+    table: dict[int, Any], key: int, _ref: weakref.ReferenceType[WorkflowDef]
+) -> None:
+    """Drop a collected definition from the identity table (bound to the table itself)."""
+    table.pop(key, None)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import structlog
 
 import engine.control_catalogue  # noqa: F401  (registers the built-in controls)
 from engine.actors import Actor
@@ -35,7 +34,7 @@ from engine.errors import (
     UnknownCase,
 )
 from engine.facts import append_journal, case_entry, record_refusal
-from engine.log import get_logger
+from engine.log import Logger, get_logger
 from engine.machine import CompiledWorkflow
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
@@ -105,7 +104,7 @@ class Engine:
         """Register a definition version (idempotent for the same content)."""
         digest = definition.digest()
         with (
-            self._command("workflow.register", actor, workflow=definition.id),
+            self._command("workflow.register", actor, workflow=definition.id) as log,
             self.store.write() as tx,
         ):
             created = check_registrable(
@@ -125,6 +124,7 @@ class Engine:
                         actor.user,
                     )
                 )
+                log.info("workflow.registered", version=definition.version, digest=digest)
                 append_journal(
                     tx,
                     at,
@@ -161,7 +161,7 @@ class Engine:
         version: int | None = None,
     ) -> CaseView:
         """Open a case on the latest (or given) version of a workflow; return its view."""
-        with self._command("case.open", actor, workflow=workflow_id):
+        with self._command("case.open", actor, workflow=workflow_id) as log:
             if not ORG_PATTERN.match(org):
                 raise InvalidValue(
                     "org",
@@ -219,7 +219,7 @@ class Engine:
                 )
                 tx.append_entry(entry)
                 tx.move_case_head(row, entry)
-            self._log.info("case.opened", case=reference, state=definition.initial_state)
+            log.info("case.opened", case=reference, state=definition.initial_state)
         return self.show(reference)
 
     def set_values(
@@ -230,7 +230,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> CaseView:
         """Set (or clear, with an empty text) case fields; values are checked against types."""
-        with self._command("case.set", actor, case=reference):
+        with self._command("case.set", actor, case=reference) as log:
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
                 self._refuse_if_closed(case, compiled)
@@ -246,16 +246,15 @@ class Engine:
                 entry = case_entry(
                     case, at, actor, "case.data_set", {"values": new, "previous": previous}
                 )
-                tx.append_entry(entry)
-                tx.update_case(
+                tx.record_step(
                     case,
+                    entry,
                     state=case.state,
                     data=canonical_json(data),
-                    head=entry,
                     updated_at=at,
                     closed_at=case.closed_at,
                 )
-            self._log.info("case.data_set", fields=sorted(new))
+            log.info("case.data_set", fields=sorted(new))
         return self.show(reference)
 
     def attach(
@@ -267,7 +266,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> DocumentRow:
         """Record a document (name, type, size, SHA-256, location); the file stays where it is."""
-        with self._command("case.attach", actor, case=reference):
+        with self._command("case.attach", actor, case=reference) as log:
             if not DOC_TYPE_PATTERN.match(doc_type):
                 raise InvalidValue(
                     "type",
@@ -300,23 +299,22 @@ class Engine:
                         "location": document.location,
                     },
                 )
-                tx.append_entry(entry)
-                tx.update_case(
+                tx.record_step(
                     case,
+                    entry,
                     state=case.state,
                     data=case.data,
-                    head=entry,
                     updated_at=at,
                     closed_at=case.closed_at,
                 )
-            self._log.info("case.document_attached", type=doc_type, sha256=digest)
+            log.info("case.document_attached", type=doc_type, sha256=digest)
         return document
 
     def fire(
         self, reference: str, trigger: str, actor: Actor, expected_version: int | None = None
     ) -> FireOutcome:
         """Take the step ``trigger`` if allowed and every blocking control holds."""
-        with self._command("case.fire", actor, case=reference, trigger=trigger):
+        with self._command("case.fire", actor, case=reference, trigger=trigger) as log:
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
                 snapshot = self._snapshot(tx, case, actor)
@@ -340,17 +338,16 @@ class Engine:
                     },
                     to_state=decision.dest,
                 )
-                tx.append_entry(entry)
                 closed_at = at if compiled.is_final(decision.dest) else None
-                tx.update_case(
+                tx.record_step(
                     case,
+                    entry,
                     state=decision.dest,
                     data=case.data,
-                    head=entry,
                     updated_at=at,
                     closed_at=closed_at,
                 )
-            self._log.info("case.fired", from_state=case.state, to_state=decision.dest)
+            log.info("case.fired", from_state=case.state, to_state=decision.dest)
         states = compiled.definition.states
         return FireOutcome(
             reference,
@@ -430,23 +427,9 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
-    @contextmanager
-    def _command(self, command: str, actor: Actor, **context: str) -> Iterator[None]:
-        """Bind the log context; record any refusal in the trail before letting it through."""
-        with structlog.contextvars.bound_contextvars(command=command, actor=str(actor), **context):
-            try:
-                yield
-            except StaleRecord as error:
-                conflict = ConcurrentModification(
-                    f"Le dossier {context.get('case', '')} a été modifié par une autre commande "
-                    "pendant celle-ci : rechargez-le et recommencez."
-                )
-                record_refusal(self.store, self._now, self._log, command, actor, conflict, context)
-                raise conflict from error
-            except EngineError as error:
-                record_refusal(self.store, self._now, self._log, command, actor, error, context)
-                raise
-            self._sealing.after_write(self.store, self.clock, self.checkpoint)
+    def _command(self, command: str, actor: Actor, **context: str) -> _Command:
+        """The frame of a write command: a bound logger, refusals recorded, then sealing."""
+        return _Command(self, command, actor, context)
 
     def _case(self, tx: Tx, reference: str) -> CaseRow:
         case = tx.case_by_reference(reference)
@@ -481,3 +464,58 @@ class Engine:
                 "peut plus être modifié.",
                 reference=case.reference,
             )
+
+
+class _Command:
+    """Context manager around one write command (a class: it runs once per command).
+
+    On entry it binds a logger to the command; a refusal or conflict raised inside is
+    recorded in the trail (in a transaction of its own) before it reaches the caller; after
+    a successful command the checkpoint policy runs.
+    """
+
+    __slots__ = ("_actor", "_command", "_context", "_engine", "_log")
+
+    def __init__(self, engine: Engine, command: str, actor: Actor, context: dict[str, str]) -> None:
+        self._engine = engine
+        self._command = command
+        self._actor = actor
+        self._context = context
+
+    def __enter__(self) -> Logger:
+        self._log = self._engine._log.bind(
+            command=self._command, actor=str(self._actor), **self._context
+        )
+        return self._log
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        engine = self._engine
+        if error is None:
+            engine._sealing.after_write(engine.store, engine.clock, engine.checkpoint)
+            return
+        refusal: EngineError
+        if isinstance(error, StaleRecord):
+            refusal = ConcurrentModification(
+                f"Le dossier {self._context.get('case', '')} a été modifié par une autre "
+                "commande pendant celle-ci : rechargez-le et recommencez."
+            )
+        elif isinstance(error, EngineError):
+            refusal = error
+        else:
+            return  # a bug or an interruption: let it through untouched
+        record_refusal(
+            engine.store,
+            engine._now,
+            self._log,
+            self._command,
+            self._actor,
+            refusal,
+            self._context,
+        )
+        if refusal is not error:
+            raise refusal from error

@@ -1,14 +1,14 @@
 """The audit entry format: how a fact becomes a hash-chained row (see docs/audit-trail.md).
 
-``body`` is the canonical JSON of the whole fact; ``hash = sha256(prev_hash + body)`` over the
-UTF-8 bytes, hex-encoded. The row's other columns (chain, seq, time, actor, kind, states) are
-indexes that mirror the body; verification checks that they still agree with it.
+``body`` is the canonical JSON of the whole fact (time, actor, kind, states, payload);
+``hash = sha256(prev_hash + body)`` over the UTF-8 bytes, hex-encoded. The row stores only the
+fact's position (chain, seq), its body and its links; everything else is read from the body.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,41 +19,66 @@ JOURNAL_CHAIN = 0
 """The chain of facts that belong to no case (registrations, refused openings)."""
 
 BODY_FIELDS = ("actor", "at", "case", "chain", "from", "kind", "payload", "seq", "to")
+"""The keys of every body, in canonical (sorted) order."""
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One audit entry, as stored."""
+    """One audit entry, as stored; the fact's fields are parsed from ``body`` on first use."""
 
     chain_id: int
     seq: int
-    recorded_at: str
-    actor: str
-    kind: str
-    from_state: str | None
-    to_state: str | None
     body: str
     prev_hash: str
     hash: str
+    _fact: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def as_params(self) -> dict[str, Any]:
         """The entry as named parameters for ``Statements.insert_entry``."""
         return {
             "chain_id": self.chain_id,
             "seq": self.seq,
-            "recorded_at": self.recorded_at,
-            "actor": self.actor,
-            "kind": self.kind,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
             "body": self.body,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
 
+    def fact(self) -> dict[str, Any]:
+        """The parsed body (cached)."""
+        if not self._fact:
+            self._fact.update(orjson.loads(self.body))
+        return self._fact
+
+    @property
+    def recorded_at(self) -> str:
+        """When the fact was recorded (ISO-8601 UTC text)."""
+        return str(self.fact()["at"])
+
+    @property
+    def actor(self) -> str:
+        """Who caused the fact."""
+        return str(self.fact()["actor"])
+
+    @property
+    def kind(self) -> str:
+        """What kind of fact it is (``case.transition``, ``command.refused``...)."""
+        return str(self.fact()["kind"])
+
+    @property
+    def from_state(self) -> str | None:
+        """The case's state before the fact, if it concerns a case."""
+        value = self.fact()["from"]
+        return None if value is None else str(value)
+
+    @property
+    def to_state(self) -> str | None:
+        """The case's state after the fact, if it concerns a case."""
+        value = self.fact()["to"]
+        return None if value is None else str(value)
+
     def payload(self) -> dict[str, Any]:
-        """The fact's payload, read back from the body."""
-        payload: dict[str, Any] = orjson.loads(self.body)["payload"]
+        """The fact's payload."""
+        payload: dict[str, Any] = self.fact()["payload"]
         return payload
 
 
@@ -93,37 +118,4 @@ def make_entry(
             "to": to_state,
         }
     )
-    return Entry(
-        chain_id=chain_id,
-        seq=seq,
-        recorded_at=recorded_at,
-        actor=actor,
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        body=body,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, body),
-    )
-
-
-def mirrors_body(entry: Entry) -> str | None:
-    """Return the name of the first column that disagrees with the body, or None."""
-    try:
-        body = orjson.loads(entry.body)
-    except orjson.JSONDecodeError:
-        return "body"
-    if not isinstance(body, dict) or tuple(sorted(body)) != BODY_FIELDS:
-        return "body"
-    for column, key in (
-        ("chain_id", "chain"),
-        ("seq", "seq"),
-        ("recorded_at", "at"),
-        ("actor", "actor"),
-        ("kind", "kind"),
-        ("from_state", "from"),
-        ("to_state", "to"),
-    ):
-        if getattr(entry, column) != body[key]:
-            return column
-    return None
+    return Entry(chain_id, seq, body, prev_hash, chain_hash(prev_hash, body))

@@ -129,16 +129,17 @@ def unsealed_since(store: Store) -> str | None:
     dialect = store.database.dialect_name
     latest = compile_for(select(func.max(checkpoints.c.taken_at)), dialect)
     first = compile_for(
-        select(entries.c.recorded_at).where(
+        select(entries.c.body).where(
             entries.c.id == select(func.min(entries.c.id)).scalar_subquery()
         ),
         dialect,
     )
     with store.read() as tx:
         row = tx.execute(latest).fetchone()
-        if row is None or row[0] is None:
-            row = tx.execute(first).fetchone()
-    return str(row[0]) if row and row[0] is not None else None
+        if row is not None and row[0] is not None:
+            return str(row[0])
+        row = tx.execute(first).fetchone()
+    return str(orjson.loads(row[0])["at"]) if row is not None else None
 
 
 def load_checkpoints(tx: Tx, dialect: str) -> list[tuple[Checkpoint, list[tuple[int, int, str]]]]:

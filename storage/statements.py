@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -46,18 +56,7 @@ CASE_COLUMNS = (
     "updated_at",
     "closed_at",
 )
-ENTRY_COLUMNS = (
-    "chain_id",
-    "seq",
-    "recorded_at",
-    "actor",
-    "kind",
-    "from_state",
-    "to_state",
-    "body",
-    "prev_hash",
-    "hash",
-)
+ENTRY_COLUMNS = ("chain_id", "seq", "body", "prev_hash", "hash")
 DOCUMENT_COLUMNS = ("doc_type", "name", "size", "sha256", "location", "attached_at", "attached_by")
 WORKFLOW_COLUMNS = (
     "workflow_id",
@@ -89,6 +88,8 @@ class Statements:
     workflow: str
     insert_workflow: str
     journal_lock: str | None
+    write_step: str | None
+    """PostgreSQL only: the case UPDATE and the entry INSERT as one statement (one round trip)."""
 
 
 def _text(statement: ClauseElement, dialect: Dialect) -> str:
@@ -143,24 +144,7 @@ def statements_for(dialect_name: str) -> Statements:
         insert_case=_text(
             insert(cases).values(**_params(CASE_COLUMNS[1:])).returning(cases.c.id), dialect
         ),
-        update_case=_text(
-            update(cases)
-            .where(
-                cases.c.id == bindparam("case_id"),
-                cases.c.version == bindparam("expected_version"),
-                cases.c.head_seq == bindparam("expected_head_seq"),
-            )
-            .values(
-                state=bindparam("state"),
-                data=bindparam("data"),
-                version=bindparam("new_version"),
-                head_seq=bindparam("head_seq"),
-                head_hash=bindparam("head_hash"),
-                updated_at=bindparam("updated_at"),
-                closed_at=bindparam("closed_at"),
-            ),
-            dialect,
-        ),
+        update_case=_text(_update_case(), dialect),
         update_case_head=_text(
             update(cases)
             .where(
@@ -211,7 +195,48 @@ def statements_for(dialect_name: str) -> Statements:
             if dialect_name == "sqlite"
             else _text(select(func.pg_advisory_xact_lock(bindparam("key"))), dialect)
         ),
+        write_step=None if dialect_name == "sqlite" else _text(_write_step(), dialect),
     )
+
+
+def _update_case() -> Any:
+    return (
+        update(cases)
+        .where(
+            cases.c.id == bindparam("case_id"),
+            cases.c.version == bindparam("expected_version"),
+            cases.c.head_seq == bindparam("expected_head_seq"),
+        )
+        .values(
+            state=bindparam("state"),
+            data=bindparam("data"),
+            version=bindparam("new_version"),
+            head_seq=bindparam("head_seq"),
+            head_hash=bindparam("head_hash"),
+            updated_at=bindparam("updated_at"),
+            closed_at=bindparam("closed_at"),
+        )
+    )
+
+
+def _write_step() -> ClauseElement:
+    """``WITH moved AS (UPDATE cases ... RETURNING id) INSERT INTO audit_entries SELECT ...``.
+
+    The entry is inserted only if the guarded UPDATE moved the case, so a lost race inserts
+    nothing and reports zero rows, exactly like the two statements it replaces.
+    """
+    moved = _update_case().returning(cases.c.id).cte("moved")
+    values = select(
+        moved.c.id,
+        bindparam("seq", type_=Integer),
+        bindparam("body", type_=Text),
+        bindparam("prev_hash", type_=String),
+        bindparam("hash", type_=String),
+    )
+    insert_entry: ClauseElement = insert(entries).from_select(
+        ["chain_id", "seq", "body", "prev_hash", "hash"], values
+    )
+    return insert_entry
 
 
 @cache

@@ -9,8 +9,8 @@ never leaves half its writes behind. Every method of ``Tx`` runs compiled statem
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from storage.audit import JOURNAL_CHAIN, Entry
@@ -161,6 +161,53 @@ class Tx:
         if self._cursor.rowcount != 1:
             raise StaleRecord(case.reference)
 
+    def record_step(
+        self,
+        case: CaseRow,
+        entry: Entry,
+        *,
+        state: str,
+        data: str,
+        updated_at: str,
+        closed_at: str | None,
+    ) -> None:
+        """Append ``entry`` to the case's chain and move the case with it, or neither.
+
+        The UPDATE is guarded by the case version and chain head read before; if another
+        command moved the case meanwhile, ``StaleRecord`` is raised and nothing is written.
+        On PostgreSQL both writes travel as one statement.
+        """
+        if self._sql.write_step is None:
+            self.append_entry(entry)
+            self.update_case(
+                case, state=state, data=data, head=entry, updated_at=updated_at, closed_at=closed_at
+            )
+            return
+        try:
+            self._cursor.execute(
+                self._sql.write_step,
+                {
+                    "case_id": case.id,
+                    "expected_version": case.version,
+                    "expected_head_seq": case.head_seq,
+                    "state": state,
+                    "data": data,
+                    "new_version": case.version + 1,
+                    "head_seq": entry.seq,
+                    "head_hash": entry.hash,
+                    "updated_at": updated_at,
+                    "closed_at": closed_at,
+                    "seq": entry.seq,
+                    "body": entry.body,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                },
+            )
+        except self._integrity_error as error:
+            raise StaleRecord(case.reference) from error
+        if self._cursor.rowcount != 1:
+            raise StaleRecord(case.reference)
+
     def move_case_head(self, case: CaseRow, head: Entry) -> None:
         """Record a new chain head without changing state or data (e.g. after a refusal)."""
         self._cursor.execute(
@@ -253,64 +300,76 @@ class Store:
             self._pooled = self.database.raw_connection()
         return self._pooled.driver_connection
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self) -> _Transaction:
         """A read-write transaction: committed at the end of the block, rolled back on error."""
-        with self._transaction(write=True) as tx:
-            yield tx
+        return _Transaction(self, write=True)
 
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
+    def read(self) -> _Transaction:
         """A read-only transaction for a short query."""
-        with self._transaction(write=False) as tx:
-            yield tx
+        return _Transaction(self, write=False)
 
-    @contextmanager
-    def snapshot(self) -> Iterator[Tx]:
+    def snapshot(self) -> _Transaction:
         """A read-only transaction in which every statement sees the same committed state.
 
         SQLite's WAL gives a read transaction one snapshot; PostgreSQL needs REPEATABLE READ.
         Used by verification, which must not mistake a concurrent commit for tampering.
         """
-        with self._transaction(write=False, repeatable=True) as tx:
-            yield tx
-
-    @contextmanager
-    def _transaction(self, *, write: bool, repeatable: bool = False) -> Iterator[Tx]:
-        connection = self._driver()
-        cursor = connection.cursor()
-        sqlite = self.database.is_sqlite
-        if sqlite:
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        elif repeatable:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            yield Tx(
-                cursor,
-                self._sql,
-                self.database.dialect_name,
-                self._integrity_error,
-                connection,
-            )
-        except BaseException:
-            if sqlite:
-                cursor.execute("ROLLBACK")
-            else:
-                connection.rollback()
-            raise
-        else:
-            if sqlite:
-                cursor.execute("COMMIT")
-            else:
-                connection.commit()
-        finally:
-            cursor.close()
+        return _Transaction(self, write=False, repeatable=True)
 
     def close(self) -> None:
         """Give the connection back to the pool."""
         if self._pooled is not None:
             self._pooled.close()
             self._pooled = None
+
+
+class _Transaction:
+    """The context manager behind ``Store.write``/``read``/``snapshot`` (a class, not a
+    generator: it runs once per command on the hot path)."""
+
+    __slots__ = ("_connection", "_cursor", "_repeatable", "_sqlite", "_store", "_write")
+
+    def __init__(self, store: Store, *, write: bool, repeatable: bool = False) -> None:
+        self._store = store
+        self._write = write
+        self._repeatable = repeatable
+        self._sqlite = store.database.is_sqlite
+
+    def __enter__(self) -> Tx:
+        store = self._store
+        self._connection = connection = store._driver()
+        self._cursor = cursor = connection.cursor()
+        if self._sqlite:
+            cursor.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+        elif self._repeatable:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return Tx(
+            cursor,
+            store._sql,
+            store.database.dialect_name,
+            store._integrity_error,
+            connection,
+        )
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        _error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        cursor = self._cursor
+        try:
+            if kind is None:
+                if self._sqlite:
+                    cursor.execute("COMMIT")
+                else:
+                    self._connection.commit()
+            elif self._sqlite:
+                cursor.execute("ROLLBACK")
+            else:
+                self._connection.rollback()
+        finally:
+            cursor.close()
 
 
 __all__ = ["JOURNAL_CHAIN", "CaseRow", "DocumentRow", "Store", "Tx", "WorkflowRow"]

@@ -91,17 +91,16 @@ class ReferenceCounter(SQLModel, table=True):
 
 
 class AuditEntryRecord(SQLModel, table=True):
-    """One fact of the append-only trail; ``body`` is hashed as stored, other columns mirror it.
+    """One fact of the append-only trail: its position, its body, and its links.
 
     ``chain_id`` is the case id, or 0 for the journal (facts about no case: registrations,
-    refused openings). ``hash = sha256(prev_hash + body)``; see docs/audit-trail.md.
+    refused openings). The body (canonical JSON) holds the whole fact — time, actor, kind,
+    states, payload — and is hashed as stored: ``hash = sha256(prev_hash + body)``. No other
+    column repeats what the body says, so nothing can disagree with it (docs/audit-trail.md).
     """
 
     __tablename__ = "audit_entries"
-    __table_args__ = (
-        UniqueConstraint("chain_id", "seq", name="uq_audit_chain_seq"),
-        Index("ix_audit_kind_at", "kind", "recorded_at"),
-    )
+    __table_args__ = (UniqueConstraint("chain_id", "seq", name="uq_audit_chain_seq"),)
 
     id: int | None = Field(
         default=None,
@@ -112,11 +111,6 @@ class AuditEntryRecord(SQLModel, table=True):
     )
     chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     seq: int
-    recorded_at: str = Field(max_length=TIMESTAMP_LENGTH)
-    actor: str = Field(max_length=200)
-    kind: str = Field(max_length=64)
-    from_state: str | None = Field(default=None, max_length=64)
-    to_state: str | None = Field(default=None, max_length=64)
     body: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=HASH_LENGTH)
     hash: str = Field(max_length=HASH_LENGTH)

@@ -142,7 +142,7 @@ def _assert_effect(
     assert len(after["audit_entries"]) == len(before["audit_entries"]) + 1
     assert len(new) == 1
     entry = new[0]
-    assert entry["kind"] == "command.refused"
+    assert json.loads(entry["body"])["kind"] == "command.refused"
     assert entry["chain_id"] == (case_id if audit == "case" else 0)
     assert json.loads(entry["body"])["payload"]["code"] == code
     unchanged = {name for name in before if name not in ("audit_entries", "cases")}
@@ -425,5 +425,5 @@ def test_refused_open_on_a_new_database_writes_only_its_refusal(
     db = tmp_path / "neuve.db"
     result = run_jalon("--db", str(db), "case", "open", "mapa", "--set", "montant_estime=abc")
     assert result.returncode == EXIT_REFUSED
-    kinds = [row["kind"] for row in _snapshot(db)["audit_entries"]]
+    kinds = [json.loads(row["body"])["kind"] for row in _snapshot(db)["audit_entries"]]
     assert kinds == ["command.refused"]

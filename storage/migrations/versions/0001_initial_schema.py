@@ -38,20 +38,12 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('recorded_at', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('from_state', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('chain_id', 'seq', name='uq_audit_chain_seq')
     )
-    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_kind_at', ['kind', 'recorded_at'], unique=False)
-
     op.create_table('reference_counters',
     sa.Column('org', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
@@ -183,9 +175,6 @@ def downgrade() -> None:
     op.drop_table('audit_checkpoint_heads')
     op.drop_table('workflow_definitions')
     op.drop_table('reference_counters')
-    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_kind_at')
-
     op.drop_table('audit_entries')
     op.drop_table('audit_checkpoints')
     # ### end Alembic commands ###
