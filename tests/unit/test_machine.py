@@ -210,3 +210,17 @@ def test_names_that_clash_with_transitions_or_mermaid() -> None:
     diagram = compiled.mermaid()
     assert "state_ --> trigger: a" in diagram
     assert "end_ --> [*]" in diagram
+
+
+def test_the_machine_table_is_the_definition(compiled: CompiledWorkflow) -> None:
+    """Every (source, trigger) of the definition is in the transitions machine, and only those."""
+    from_machine = {
+        (transition.source, trigger): transition.dest
+        for trigger, event in compiled.machine.events.items()
+        for found in event.transitions.values()
+        for transition in found
+    }
+    from_definition = {
+        (source, t.trigger): t.dest for t in compiled.definition.transitions for source in t.sources
+    }
+    assert from_machine == from_definition
