@@ -127,3 +127,12 @@ def test_audit_verify_exits_4_on_a_tampered_trail(run, tmp_path: Path) -> None: 
     assert result.returncode == 4
     assert f"le dossier {ref}" in result.stdout
     assert "entrée 2" in result.stdout
+
+
+def test_db_upgrade_and_current(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``jalon db upgrade`` migrates a new database; ``db current`` reports the revision."""
+    upgraded = run("db", "upgrade").stdout
+    assert "vide → 0001" in upgraded
+    assert (tmp_path / "jalon.db").exists()
+    assert "base : 0001 ; attendue : 0001" in run("db", "current").stdout
+    assert "0001 → 0001" in run("db", "upgrade").stdout
