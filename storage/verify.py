@@ -1,6 +1,7 @@
 """Verification of the audit trail: every chain's links, its mirror columns, heads and checkpoints.
 
-Detects a modified entry (its hash no longer matches its body), a
+Detects a modified entry (its hash no longer matches its body), a chain moved to another case
+(its first entry's body names another chain), a
 deleted entry (a gap in the sequence), an inserted, replaced or reordered entry (a broken
 link), a truncated chain (fewer entries than the case head or a checkpoint attests), a deleted
 case (a chain a checkpoint attests that has vanished, or entries whose case row is gone) and a
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, select
 
 from storage.audit import JOURNAL_CHAIN, Entry, chain_hash
@@ -93,6 +95,26 @@ class _Verifier:
         for seq, attested_hash, checkpoint in self.expected.get(chain_id, ()):
             by_seq.setdefault(seq, []).append((attested_hash, checkpoint))
         return by_seq
+
+    def check_placement(self, entry: Entry) -> None:
+        """The first entry read of a chain must say, in its hashed body, that it belongs there.
+
+        Links bind every later entry to it, so one parse per chain detects a chain moved to
+        another case (its rows' chain_id rewritten, the heads adjusted to match).
+        """
+        try:
+            fact = entry.fact()
+            placed = (fact["chain"], fact["seq"]) == (entry.chain_id, entry.seq)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            placed = False
+        if not placed:
+            self.find(
+                entry.chain_id,
+                entry.seq,
+                "chain_moved",
+                f"{_label(entry.chain_id, self.references)} : l'entrée {entry.seq} dit "
+                "appartenir à une autre chaîne ou une autre position (chaîne déplacée).",
+            )
 
     def check_entry(self, state: _ChainState, entry: Entry) -> None:
         """Examine an entry that failed the fast check and record exactly what is wrong."""
@@ -276,6 +298,7 @@ def verify_rows(
             state = _ChainState(chain_id)
             attested = verifier.attested(chain_id)
             seen.add(chain_id)
+            verifier.check_placement(Entry(chain_id, seq, body, prev_hash, entry_hash))
         count += 1
         # The fast path: an intact entry costs one comparison chain and one hash. Anything
         # that looks wrong goes to check_entry, which names the problem exactly.

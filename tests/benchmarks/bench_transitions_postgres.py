@@ -262,7 +262,7 @@ def run(sizes: Sizes, workdir: Path) -> list[Comparison]:
         with psycopg.connect(server.dsn(OURS_DB)) as connection:
             row = connection.execute(
                 "SELECT count(*), avg(length(body)) FROM audit_entries"
-                " WHERE kind = 'case.transition'"
+                " WHERE body::jsonb ->> 'kind' = 'case.transition'"
             ).fetchone()
         assert row is not None
         print(f"  ours: {row[0]} transition entries, body {float(row[1]):.0f} bytes on average")

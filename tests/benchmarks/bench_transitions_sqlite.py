@@ -111,7 +111,8 @@ class Ours:
             raise AssertionError(f"{self.path.name}: trail not intact: {report.findings[:3]}")
         with contextlib.closing(sqlite3.connect(self.path)) as connection:
             (body,) = connection.execute(
-                "SELECT avg(length(body)) FROM audit_entries WHERE kind = 'case.transition'"
+                "SELECT avg(length(body)) FROM audit_entries"
+                " WHERE json_extract(body, '$.kind') = 'case.transition'"
             ).fetchone()
         return f"{report.entries} entries verified intact, transition body {body:.0f} bytes"
 
@@ -305,7 +306,7 @@ def breakdown(workdir: Path, folder: Path, sizes: Sizes) -> None:
         ("raw sqlite3 (own connection): UPDATE + INSERT + COMMIT", lambda _n: raw._run(1)),
         ("Store.write() around the same raw UPDATE + INSERT", store_only),
         ("+ SELECT the case (Tx.case_by_reference)", select),
-        ("+ Engine._command (structlog contextvars, checkpoint-due check)", command),
+        ("+ Engine._command (bound logger, checkpoint-due check)", command),
         ("+ load, snapshot, decide (control + transitions machine)", decision),
         ("+ utc_text and make_entry (canonical JSON + SHA-256)", entry),
     ]

@@ -153,23 +153,11 @@ _UPDATE = (
     "head_hash = {head_hash}, updated_at = {updated_at} WHERE id = {case_id}"
 )
 _INSERT = (
-    "INSERT INTO audit_entries (chain_id, seq, recorded_at, actor, kind, from_state, to_state, "
-    "body, prev_hash, hash) VALUES ({chain_id}, {seq}, {recorded_at}, {actor}, {kind}, "
-    "{from_state}, {to_state}, {body}, {prev_hash}, {hash})"
+    "INSERT INTO audit_entries (chain_id, seq, body, prev_hash, hash) "
+    "VALUES ({chain_id}, {seq}, {body}, {prev_hash}, {hash})"
 )
 _UPDATE_NAMES = ("state", "head_seq", "head_hash", "updated_at", "case_id")
-_INSERT_NAMES = (
-    "chain_id",
-    "seq",
-    "recorded_at",
-    "actor",
-    "kind",
-    "from_state",
-    "to_state",
-    "body",
-    "prev_hash",
-    "hash",
-)
+_INSERT_NAMES = ("chain_id", "seq", "body", "prev_hash", "hash")
 RAW_UPDATE_SQLITE = _UPDATE.format(**{n: f":{n}" for n in _UPDATE_NAMES})
 RAW_INSERT_SQLITE = _INSERT.format(**{n: f":{n}" for n in _INSERT_NAMES})
 RAW_UPDATE_PSYCOPG = _UPDATE.format(**{n: f"%({n})s" for n in _UPDATE_NAMES})
@@ -204,11 +192,6 @@ class RawCycle:
         insert = {
             "chain_id": handle.case_id,
             "seq": handle.next_seq,
-            "recorded_at": AT_TEXT,
-            "actor": AGENT.user,
-            "kind": "case.transition",
-            "from_state": handle.state,
-            "to_state": new_state,
             "body": BASELINE_BODY,
             "prev_hash": BASELINE_HASH,
             "hash": BASELINE_HASH,

@@ -1,9 +1,10 @@
 """docs/audit-trail.md stays true: its verifiers, worked example and tables run on a real trail.
 
-The Python verifier, the two shell recipes and the worked example are taken from the document
-itself (by the ``title="..."`` of their code fence) and run against a SQLite database written by
-the real engine and exported by the real ``jalon audit trail REF --json``; then the trail is
-altered the ways the document says are detected (and the one way it says is not).
+The Python verifier, the two shell recipes, the query by kind and the worked example are taken
+from the document itself (by the ``title="..."`` of their code fence) and run against a SQLite
+database written by the real engine and exported by the real ``jalon audit trail REF --json``;
+then the trail is altered the ways the document says are detected (and the ways it says are
+not).
 """
 
 from __future__ import annotations
@@ -133,6 +134,21 @@ def case_id(db: Path, reference: str) -> int:
     return value
 
 
+@pytest.fixture
+def unsealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, str]:
+    """Two cases (two entries, one entry) and no checkpoint at all: the database and references."""
+    monkeypatch.delenv("JALON_WORKFLOWS", raising=False)
+    db = tmp_path / "unsealed.db"
+    engine = Engine.connect(f"sqlite:///{db}", catalogue=Catalogue(), clock=FrozenClock(START))
+    try:
+        first = engine.open_case("mapa", org="AMP", actor=ACHETEUR).reference
+        second = engine.open_case("mapa", org="AMP", actor=ACHETEUR).reference
+        engine.set_values(first, {"montant_estime": "1 000,00"}, ACHETEUR)
+    finally:
+        engine.close()
+    return db, first, second
+
+
 def tamper(db: Path, script: str) -> None:
     """Alter the database as someone with write access to the file would: triggers first."""
     drops = "".join(
@@ -142,6 +158,21 @@ def tamper(db: Path, script: str) -> None:
     )
     with closing(sqlite3.connect(db)) as connection:
         connection.executescript(drops + script)
+
+
+def swap_chains(db: Path, first: str, second: str) -> tuple[int, int]:
+    """Swap the ``chain_id`` of two cases' entries and their head columns; return the ids."""
+    a, b = case_id(db, first), case_id(db, second)
+    last = "SELECT max(seq) FROM audit_entries WHERE chain_id = cases.id"
+    tamper(
+        db,
+        f"UPDATE audit_entries SET chain_id = -1 WHERE chain_id = {a};"
+        f"UPDATE audit_entries SET chain_id = {a} WHERE chain_id = {b};"
+        f"UPDATE audit_entries SET chain_id = {b} WHERE chain_id = -1;"
+        f"UPDATE cases SET head_seq = ({last}), head_hash = (SELECT hash FROM audit_entries e "
+        f"WHERE e.chain_id = cases.id AND e.seq = ({last})) WHERE id IN ({a}, {b});",
+    )
+    return a, b
 
 
 def run_python_verifier(tmp_path: Path, lines: list[str]) -> subprocess.CompletedProcess[str]:
@@ -426,6 +457,65 @@ def test_jalon_verify_catches_rewritten_checkpoint_heads(trail: Trail) -> None:
     assert verify_findings(trail.db)[0] == EXIT_NOT_INTACT
 
 
+@needs_shell
+def test_swapped_chains_are_caught_by_the_chain_recipe_and_by_the_checkpoint(
+    trail: Trail, tmp_path: Path
+) -> None:
+    """Two cases' chains swapped, heads rewritten: each body names the other case."""
+    a, _b = swap_chains(trail.db, trail.reference, trail.other)
+    result = run_shell_recipe(tmp_path, "verify_chain.sh", trail.reference, str(trail.db))
+    assert (result.returncode, result.stdout) == (1, f"ÉCHEC : chaîne {a}, entrée 1\n")
+    assert run_shell_recipe(tmp_path, "verify_checkpoints.sh", str(trail.db)).returncode == 1
+    code, problems = verify_findings(trail.db)
+    assert code == EXIT_NOT_INTACT
+    assert "chain_moved" in problems, problems
+    assert problems <= {"chain_moved", "checkpoint_mismatch", "chain_truncated"}, problems
+
+
+@needs_shell
+def test_swapped_chains_without_checkpoint_are_caught_by_the_first_body(
+    unsealed: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """Without any checkpoint, a swap is caught by the first entry of each chain."""
+    db, first, second = unsealed
+    swap_chains(db, first, second)
+    assert verify_findings(db) == (EXIT_NOT_INTACT, {"chain_moved"})
+    for reference in (first, second):
+        result = run_shell_recipe(tmp_path, "verify_chain.sh", reference, str(db))
+        assert result.returncode == 1
+        assert result.stdout.endswith(", entrée 1\n")
+    exported = jalon(db, "audit", "trail", first, "--json")
+    verifier = run_python_verifier(tmp_path, exported.stdout.splitlines())
+    assert verifier.returncode == 0  # the export alone is consistent...
+    printed_chain = verifier.stdout.rsplit("tête ", 1)[1].split(":", 1)[0]
+    assert printed_chain != str(case_id(db, first))  # ...but its head is not the case's
+
+
+# ---------------------------------------------------------------------- the query by kind
+
+
+def test_query_by_kind_reads_the_steps_of_the_month_from_the_bodies(trail: Trail) -> None:
+    """The doc's query returns every transition of March 2026, as the bodies say, in order."""
+    with closing(sqlite3.connect(trail.db)) as connection:
+        rows = connection.execute(doc_block("steps_of_the_month.sql")).fetchall()
+        facts = [
+            (chain_id, seq, json.loads(body))
+            for chain_id, seq, body in connection.execute(
+                "SELECT chain_id, seq, body FROM audit_entries"
+            )
+        ]
+    expected = sorted(
+        (
+            (chain_id, seq, fact["at"], fact["actor"], fact["from"], fact["to"])
+            for chain_id, seq, fact in facts
+            if fact["kind"] == "case.transition" and fact["at"].startswith("2026-03-")
+        ),
+        key=lambda row: (row[2], row[0], row[1]),
+    )
+    assert len(expected) == 2
+    assert rows == expected
+
+
 # ---------------------------------------------------------------------- the document's tables
 
 
@@ -472,7 +562,7 @@ def test_doc_names_the_append_only_triggers_and_they_refuse_changes(trail: Trail
             for operation in ("update", "delete")
         }
         for statement in (
-            "UPDATE audit_entries SET actor = 'x'",
+            "UPDATE audit_entries SET body = 'x'",
             "DELETE FROM audit_checkpoints",
             "DELETE FROM audit_checkpoint_heads",
         ):

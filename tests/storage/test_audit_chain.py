@@ -48,9 +48,7 @@ def test_the_table_repeats_nothing_of_the_body(database_url: str) -> None:
     """The row holds only position, body and links: no column can disagree with the body."""
     trail = build_trail(database_url)
     with trail.database.engine.connect() as connection:
-        columns = set(
-            connection.execute(text("SELECT * FROM audit_entries WHERE 1 = 0")).keys()
-        )
+        columns = set(connection.execute(text("SELECT * FROM audit_entries WHERE 1 = 0")).keys())
     assert columns == {"id", "chain_id", "seq", "body", "prev_hash", "hash"}
 
 
@@ -232,3 +230,20 @@ def test_hash_rule_is_sha256_of_prev_hash_and_body() -> None:
     assert entry.hash == hashlib.sha256((ZERO_HASH + entry.body).encode("utf-8")).hexdigest()
     assert entry.hash == chain_hash(ZERO_HASH, entry.body)
     assert entry.body.startswith('{"actor":"é","at":')
+
+
+def test_a_chain_moved_to_another_case_is_detected(database_url: str) -> None:
+    """Two whole chains swapped between cases, heads rewritten to match: the bodies say so."""
+    trail = build_trail(database_url)
+    first, second = trail.case_ids[0], trail.case_ids[1]
+    tamper(trail.database, "UPDATE audit_entries SET chain_id = -1 WHERE chain_id = :c", c=first)
+    tamper(
+        trail.database,
+        "UPDATE audit_entries SET chain_id = :a WHERE chain_id = :b",
+        a=first,
+        b=second,
+    )
+    tamper(trail.database, "UPDATE audit_entries SET chain_id = :b WHERE chain_id = -1", b=second)
+    found = problems(verify_trail(trail.store).findings)
+    assert ("chain_moved", trail.references[0], 1) in found
+    assert ("chain_moved", trail.references[1], 1) in found

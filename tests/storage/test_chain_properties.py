@@ -47,11 +47,7 @@ def test_any_modified_field_is_detected(size: tuple[int, int], data: st.DataObje
     """Changing any stored column of any entry makes verification fail."""
     heads, rows = chains(*size)
     index = data.draw(st.integers(0, len(rows) - 1))
-    field = data.draw(
-        st.sampled_from(
-            ["body", "prev_hash", "hash"]
-        )
-    )
+    field = data.draw(st.sampled_from(["body", "prev_hash", "hash"]))
     original = getattr(rows[index], field)
     replacement = data.draw(st.text(min_size=1, max_size=70).filter(lambda v: v != original))
     rows[index] = dataclasses.replace(rows[index], **{field: replacement})  # type: ignore[arg-type]
