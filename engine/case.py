@@ -7,7 +7,7 @@ so that the service can record it before raising it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.actors import Actor
 from engine.controls import CaseSnapshot, ControlResult, evaluate
@@ -22,8 +22,7 @@ from engine.errors import (
 from engine.machine import CompiledWorkflow
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The outcome of deciding a trigger: a destination, or a refusal; always every result."""
 
     trigger: str

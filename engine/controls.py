@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.actors import Actor
 from engine.definition import ControlRef, Severity
@@ -48,8 +48,7 @@ class CaseSnapshot:
         return self._documents
 
 
-@dataclass(frozen=True, slots=True)
-class ControlResult:
+class ControlResult(NamedTuple):
     """The outcome of one control: passed or not, why, and what failing means."""
 
     control: str

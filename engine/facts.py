@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.actors import Actor
 from engine.errors import CommandRefused, ConcurrentModification, EngineError
-from engine.log import Logger
+from engine.log import CommandLog
 from storage.audit import JOURNAL_CHAIN, Entry, make_entry
 from storage.errors import StaleRecord
 from storage.store import CaseRow, Store, Tx
@@ -59,7 +59,7 @@ def append_journal(tx: Tx, at: str, actor: Actor, kind: str, payload: dict[str, 
 def record_refusal(
     store: Store,
     now: Callable[[], str],
-    log: Logger,
+    log: CommandLog,
     command: str,
     actor: Actor,
     error: EngineError,

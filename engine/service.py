@@ -7,7 +7,6 @@ nothing but the audit entry of its refusal, in a transaction of its own.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 from collections.abc import Mapping
@@ -34,7 +33,7 @@ from engine.errors import (
     UnknownCase,
 )
 from engine.facts import append_journal, case_entry, record_refusal
-from engine.log import Logger, get_logger
+from engine.log import CommandLog, get_logger
 from engine.machine import CompiledWorkflow
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
@@ -198,7 +197,7 @@ class Engine:
                     None,
                 )
                 case_id = tx.insert_case(row)
-                row = dataclasses.replace(row, id=case_id)
+                row = row._replace(id=case_id)
                 entry = make_entry(
                     chain_id=case_id,
                     seq=1,
@@ -482,9 +481,9 @@ class _Command:
         self._actor = actor
         self._context = context
 
-    def __enter__(self) -> Logger:
-        self._log = self._engine._log.bind(
-            command=self._command, actor=str(self._actor), **self._context
+    def __enter__(self) -> CommandLog:
+        self._log = CommandLog(
+            self._engine._log, command=self._command, actor=self._actor, **self._context
         )
         return self._log
 

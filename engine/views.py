@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.controls import ControlResult
 from engine.definition import WorkflowDef
@@ -49,8 +49,7 @@ class CaseView:
         return self.definition.states[self.row.state].label
 
 
-@dataclass(frozen=True, slots=True)
-class FireOutcome:
+class FireOutcome(NamedTuple):
     """The result of a step that was taken."""
 
     reference: str

@@ -8,8 +8,7 @@ fact's position (chain, seq), its body and its links; everything else is read fr
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -22,32 +21,28 @@ BODY_FIELDS = ("actor", "at", "case", "chain", "from", "kind", "payload", "seq",
 """The keys of every body, in canonical (sorted) order."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One audit entry, as stored; the fact's fields are parsed from ``body`` on first use."""
+class Entry(NamedTuple):
+    """One audit entry, as stored: (chain_id, seq, body, prev_hash, hash).
+
+    A plain tuple, so that a row read from the database is an entry as it is. The fact's
+    fields are read from the body on demand (each call parses it: use ``fact()`` once when
+    several fields are needed).
+    """
 
     chain_id: int
     seq: int
     body: str
     prev_hash: str
     hash: str
-    _fact: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def as_params(self) -> dict[str, Any]:
         """The entry as named parameters for ``Statements.insert_entry``."""
-        return {
-            "chain_id": self.chain_id,
-            "seq": self.seq,
-            "body": self.body,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+        return self._asdict()
 
     def fact(self) -> dict[str, Any]:
-        """The parsed body (cached)."""
-        if not self._fact:
-            self._fact.update(orjson.loads(self.body))
-        return self._fact
+        """The parsed body."""
+        fact: dict[str, Any] = orjson.loads(self.body)
+        return fact
 
     @property
     def recorded_at(self) -> str:

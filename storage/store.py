@@ -9,9 +9,8 @@ never leaves half its writes behind. Every method of ``Tx`` runs compiled statem
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage.audit import JOURNAL_CHAIN, Entry
 from storage.canonical import ZERO_HASH
@@ -22,8 +21,7 @@ from storage.statements import Statements, cases_query, statements_for
 JOURNAL_LOCK_KEY = 0x4A414C4F4E  # "JALON": serialises appends to the journal chain
 
 
-@dataclass(frozen=True, slots=True)
-class CaseRow:
+class CaseRow(NamedTuple):
     """A case as stored (``data`` is canonical JSON text)."""
 
     id: int
@@ -41,8 +39,7 @@ class CaseRow:
     closed_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentRow:
+class DocumentRow(NamedTuple):
     """A document attached to a case."""
 
     doc_type: str
@@ -54,8 +51,7 @@ class DocumentRow:
     attached_by: str
 
 
-@dataclass(frozen=True, slots=True)
-class WorkflowRow:
+class WorkflowRow(NamedTuple):
     """A registered definition version."""
 
     workflow_id: str
@@ -129,7 +125,7 @@ class Tx:
 
     def insert_case(self, row: CaseRow) -> int:
         """Insert a new case (its ``id`` is ignored) and return the id it was given."""
-        params = {name: getattr(row, name) for name in CaseRow.__slots__ if name != "id"}
+        params = {name: getattr(row, name) for name in CaseRow._fields if name != "id"}
         return int(self._one(self._sql.insert_case, params)[0])
 
     def update_case(
@@ -244,7 +240,7 @@ class Tx:
 
     def insert_document(self, case_id: int, document: DocumentRow) -> None:
         """Attach a document record to a case."""
-        params = {name: getattr(document, name) for name in DocumentRow.__slots__}
+        params = {name: getattr(document, name) for name in DocumentRow._fields}
         self._cursor.execute(self._sql.insert_document, {"case_id": case_id, **params})
 
     def documents_of_case(self, case_id: int) -> list[DocumentRow]:
@@ -274,7 +270,7 @@ class Tx:
 
     def insert_workflow(self, row: WorkflowRow) -> None:
         """Register a definition version."""
-        params = {name: getattr(row, name) for name in WorkflowRow.__slots__}
+        params = {name: getattr(row, name) for name in WorkflowRow._fields}
         self._cursor.execute(self._sql.insert_workflow, params)
 
 

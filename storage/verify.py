@@ -281,21 +281,16 @@ def verify_rows(
     seen: set[int] = set()
     sha256 = hashlib.sha256
     count = 0
-    for row in rows:
-        if isinstance(row, Entry):
-            chain_id, seq, body, prev_hash, entry_hash = (
-                row.chain_id,
-                row.seq,
-                row.body,
-                row.prev_hash,
-                row.hash,
-            )
-        else:
-            chain_id, seq, body, prev_hash, entry_hash = row
+    # The chain being read is kept in locals (last_seq, last_hash): this loop runs once per
+    # entry, a million times for a large trail, and attribute access is what it would cost.
+    last_seq, last_hash = 0, ZERO_HASH
+    for chain_id, seq, body, prev_hash, entry_hash in rows:
         if chain_id != state.chain_id:
             if count:
+                state.seq, state.hash = last_seq, last_hash
                 verifier.close_chain(state)
             state = _ChainState(chain_id)
+            last_seq, last_hash = 0, ZERO_HASH
             attested = verifier.attested(chain_id)
             seen.add(chain_id)
             verifier.check_placement(Entry(chain_id, seq, body, prev_hash, entry_hash))
@@ -303,21 +298,27 @@ def verify_rows(
         # The fast path: an intact entry costs one comparison chain and one hash. Anything
         # that looks wrong goes to check_entry, which names the problem exactly.
         if (
-            seq == state.seq + 1
-            and prev_hash == state.hash
+            seq == last_seq + 1
+            and prev_hash == last_hash
             and sha256((prev_hash + body).encode("utf-8")).hexdigest() == entry_hash
-            and (seq not in attested or all(h == entry_hash for h, _ in attested[seq]))
+            and not (attested and seq in attested and _contradicts(attested[seq], entry_hash))
         ):
-            state.seq = seq
-            state.hash = entry_hash
+            last_seq, last_hash = seq, entry_hash
             state.seen += 1
         else:
+            state.seq, state.hash = last_seq, last_hash
             verifier.check_entry(state, Entry(chain_id, seq, body, prev_hash, entry_hash))
+            last_seq, last_hash = state.seq, state.hash
+    state.seq, state.hash = last_seq, last_hash
     if count:
         verifier.close_chain(state)
     verifier.report.entries = count
     verifier.close_missing(seen, only)
     return verifier.report
+
+
+def _contradicts(attestations: list[tuple[str, int]], entry_hash: str) -> bool:
+    return any(attested_hash != entry_hash for attested_hash, _checkpoint in attestations)
 
 
 def verify_trail(store: Store, chain_id: int | None = None) -> VerifyReport:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +48,7 @@ def test_any_modified_field_is_detected(size: tuple[int, int], data: st.DataObje
     field = data.draw(st.sampled_from(["body", "prev_hash", "hash"]))
     original = getattr(rows[index], field)
     replacement = data.draw(st.text(min_size=1, max_size=70).filter(lambda v: v != original))
-    rows[index] = dataclasses.replace(rows[index], **{field: replacement})  # type: ignore[arg-type]
+    rows[index] = rows[index]._replace(**{field: replacement})  # type: ignore[arg-type]
     assert not verify_rows(heads, rows).intact
 
 
@@ -81,7 +79,7 @@ def test_any_inserted_entry_is_detected(size: tuple[int, int], data: st.DataObje
         kind="case.transition",
         reference=f"R-{chain_id}",
     )
-    renumbered = [dataclasses.replace(e, seq=e.seq + 1) if e.seq >= position else e for e in chain]
+    renumbered = [e._replace(seq=e.seq + 1) if e.seq >= position else e for e in chain]
     new_chain = sorted([*renumbered, forged], key=lambda e: e.seq)
     rows = sorted(
         [e for e in rows if e.chain_id != chain_id] + new_chain, key=lambda e: (e.chain_id, e.seq)
@@ -101,7 +99,7 @@ def test_any_reordering_is_detected(size: tuple[int, int], data: st.DataObject) 
     swapped = []
     for entry in rows:
         if entry.chain_id == chain_id and entry.seq in (first, second):
-            swapped.append(dataclasses.replace(entry, seq=second if entry.seq == first else first))
+            swapped.append(entry._replace(seq=second if entry.seq == first else first))
         else:
             swapped.append(entry)
     swapped.sort(key=lambda e: (e.chain_id, e.seq))

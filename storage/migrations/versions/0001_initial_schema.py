@@ -90,7 +90,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_org'), ['org'], unique=False)
-        batch_op.create_index('ix_cases_workflow_state', ['workflow_id', 'state'], unique=False)
 
     op.create_table('documents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -168,7 +167,6 @@ def downgrade() -> None:
 
     op.drop_table('documents')
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index('ix_cases_workflow_state')
         batch_op.drop_index(batch_op.f('ix_cases_org'))
 
     op.drop_table('cases')
