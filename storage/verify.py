@@ -283,14 +283,15 @@ def verify_rows(
     count = 0
     # The chain being read is kept in locals (last_seq, last_hash): this loop runs once per
     # entry, a million times for a large trail, and attribute access is what it would cost.
-    last_seq, last_hash = 0, ZERO_HASH
+    last_seq, last_hash, intact = 0, ZERO_HASH, 0
     for chain_id, seq, body, prev_hash, entry_hash in rows:
         if chain_id != state.chain_id:
             if count:
                 state.seq, state.hash = last_seq, last_hash
+                state.seen += intact
                 verifier.close_chain(state)
             state = _ChainState(chain_id)
-            last_seq, last_hash = 0, ZERO_HASH
+            last_seq, last_hash, intact = 0, ZERO_HASH, 0
             attested = verifier.attested(chain_id)
             seen.add(chain_id)
             verifier.check_placement(Entry(chain_id, seq, body, prev_hash, entry_hash))
@@ -304,12 +305,13 @@ def verify_rows(
             and not (attested and seq in attested and _contradicts(attested[seq], entry_hash))
         ):
             last_seq, last_hash = seq, entry_hash
-            state.seen += 1
+            intact += 1
         else:
             state.seq, state.hash = last_seq, last_hash
             verifier.check_entry(state, Entry(chain_id, seq, body, prev_hash, entry_hash))
             last_seq, last_hash = state.seq, state.hash
     state.seq, state.hash = last_seq, last_hash
+    state.seen += intact
     if count:
         verifier.close_chain(state)
     verifier.report.entries = count
