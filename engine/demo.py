@@ -7,6 +7,8 @@ sans suite, the hash-chained trail verified and sealed by a checkpoint. Time is 
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -91,7 +93,8 @@ def demo_command(
         out.rule("Piste d'audit")
         out.print(
             f"Point de contrôle {checkpoint.seq} : {checkpoint.chains} chaîne(s) scellée(s), "
-            f"empreinte {checkpoint.hash[:16]}…"
+            f"empreinte {checkpoint.hash[:16]}… (les précédents ont été pris d'eux-mêmes, "
+            "toutes les heures de temps simulé)"
         )
         status = "[green]intacte[/]" if report.intact else "[red]altérée[/]"
         out.print(
@@ -100,6 +103,10 @@ def demo_command(
         )
         _summary(engine, out)
         out.rule("À essayer maintenant")
+        if shutil.which("jalon") is None:
+            out.print(
+                f"  (d'abord, pour avoir la commande jalon : . {Path(sys.prefix)}/bin/activate)"
+            )
         for command in (
             f"jalon --db {db} case show {reference}",
             f"jalon --db {db} case history {reference}",
