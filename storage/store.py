@@ -128,35 +128,6 @@ class Tx:
         params = {name: getattr(row, name) for name in CaseRow._fields if name != "id"}
         return int(self._one(self._sql.insert_case, params)[0])
 
-    def update_case(
-        self,
-        case: CaseRow,
-        *,
-        state: str,
-        data: str,
-        head: Entry,
-        updated_at: str,
-        closed_at: str | None,
-    ) -> None:
-        """Write a new state and data, bumping the version; raise ``StaleRecord`` if raced."""
-        self._cursor.execute(
-            self._sql.update_case,
-            {
-                "case_id": case.id,
-                "expected_version": case.version,
-                "expected_head_seq": case.head_seq,
-                "state": state,
-                "data": data,
-                "new_version": case.version + 1,
-                "head_seq": head.seq,
-                "head_hash": head.hash,
-                "updated_at": updated_at,
-                "closed_at": closed_at,
-            },
-        )
-        if self._cursor.rowcount != 1:
-            raise StaleRecord(case.reference)
-
     def record_step(
         self,
         case: CaseRow,
@@ -173,34 +144,29 @@ class Tx:
         command moved the case meanwhile, ``StaleRecord`` is raised and nothing is written.
         On PostgreSQL both writes travel as one statement.
         """
+        params = {
+            "case_id": case.id,
+            "expected_version": case.version,
+            "expected_head_seq": case.head_seq,
+            "state": state,
+            "data": data,
+            "new_version": case.version + 1,
+            "head_seq": entry.seq,
+            "head_hash": entry.hash,
+            "updated_at": updated_at,
+            "closed_at": closed_at,
+        }
         if self._sql.write_step is None:
             self.append_entry(entry)
-            self.update_case(
-                case, state=state, data=data, head=entry, updated_at=updated_at, closed_at=closed_at
+            self._cursor.execute(self._sql.update_case, params)
+        else:
+            params.update(
+                seq=entry.seq, body=entry.body, prev_hash=entry.prev_hash, hash=entry.hash
             )
-            return
-        try:
-            self._cursor.execute(
-                self._sql.write_step,
-                {
-                    "case_id": case.id,
-                    "expected_version": case.version,
-                    "expected_head_seq": case.head_seq,
-                    "state": state,
-                    "data": data,
-                    "new_version": case.version + 1,
-                    "head_seq": entry.seq,
-                    "head_hash": entry.hash,
-                    "updated_at": updated_at,
-                    "closed_at": closed_at,
-                    "seq": entry.seq,
-                    "body": entry.body,
-                    "prev_hash": entry.prev_hash,
-                    "hash": entry.hash,
-                },
-            )
-        except self._integrity_error as error:
-            raise StaleRecord(case.reference) from error
+            try:
+                self._cursor.execute(self._sql.write_step, params)
+            except self._integrity_error as error:
+                raise StaleRecord(case.reference) from error
         if self._cursor.rowcount != 1:
             raise StaleRecord(case.reference)
 
