@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from engine.cli_audit import audit_app
+from engine.cli_calendar import calendar_app
 from engine.cli_cases import case_app
 from engine.cli_context import CliState
 from engine.cli_db import db_app
@@ -35,6 +36,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(calendar_app, name="calendar")
 app.command("demo")(demo_command)
 
 

@@ -43,6 +43,7 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
     "yaml": ("engine/loader.py",),
     "pydantic": ("engine/definition.py", "engine/definition_messages.py", "engine/loader.py"),
     "structlog": ("engine/log.py", "engine/service.py"),
+    "holidays": ("engine/legal_calendar.py",),
     "typer": INTERFACES,
     "rich": INTERFACES,
     "sqlalchemy": ("storage/*",),
