@@ -63,7 +63,9 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Parsed:
+class ParsedYaml:
+    """A parsed YAML document with the line of every node and the problems found reading it."""
+
     data: Any
     lines: LineMap
     problems: list[Problem]
@@ -83,7 +85,7 @@ def load_definition(path: Path, *, known_controls: Collection[str] | None = None
         DefinitionSyntaxError: The file cannot be read or is not valid YAML.
         DefinitionInvalid: The file is valid YAML but breaks rules; every problem is listed.
     """
-    return load_definition_text(_read(path), str(path), known_controls=known_controls)
+    return load_definition_text(read_source(path), str(path), known_controls=known_controls)
 
 
 def load_definition_text(
@@ -123,7 +125,7 @@ def collect_problems(
         The problems sorted by line; an unreadable file or a YAML syntax error is one problem.
     """
     try:
-        source = _read(Path(path)) if text is None else text
+        source = read_source(Path(path)) if text is None else text
         return _load(source, str(path), known_controls)[1]
     except DefinitionSyntaxError as error:
         return [error.problem]
@@ -140,13 +142,14 @@ def line_of(text: str, field: str) -> int | None:
         The 1-based line of the nearest node on that path, or ``None`` if the text is not YAML.
     """
     try:
-        parsed = _parse(text, "")
+        parsed = parse_yaml(text, "")
     except DefinitionSyntaxError:
         return None
     return _nearest_line(parsed.lines, parse_field_path(field))
 
 
-def _read(path: Path) -> str:
+def read_source(path: Path) -> str:
+    """Read a UTF-8 definition or parameter file; unreadable files become French problems."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -162,7 +165,7 @@ def _read(path: Path) -> str:
 def _load(
     text: str, path: str, known_controls: Collection[str] | None
 ) -> tuple[WorkflowDef | None, list[Problem]]:
-    parsed = _parse(text, path)
+    parsed = parse_yaml(text, path)
     problems = list(parsed.problems)
     definition: WorkflowDef | None = None
     if parsed.data is None:
@@ -213,7 +216,8 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
 
 
-def _parse(text: str, path: str) -> _Parsed:
+def parse_yaml(text: str, path: str) -> ParsedYaml:
+    """Parse YAML safely, keeping each node's line and reporting duplicate keys."""
     try:
         loader = _SafeLoader(text)
     except yaml.YAMLError as error:
@@ -221,7 +225,7 @@ def _parse(text: str, path: str) -> _Parsed:
     try:
         node = loader.get_single_node()
         if node is None:
-            return _Parsed(None, {}, [])
+            return ParsedYaml(None, {}, [])
         walker = _Walker(loader, path)
         walker.walk(node, ())
         data = loader.construct_document(node)
@@ -231,7 +235,7 @@ def _parse(text: str, path: str) -> _Parsed:
         raise DefinitionSyntaxError(path, None, "structure YAML trop imbriquée") from error
     finally:
         loader.dispose()
-    return _Parsed(data, walker.lines, walker.problems)
+    return ParsedYaml(data, walker.lines, walker.problems)
 
 
 class _Walker:

@@ -44,6 +44,7 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
     "pydantic": ("engine/definition.py", "engine/definition_messages.py", "engine/loader.py"),
     "structlog": ("engine/log.py", "engine/service.py"),
     "holidays": ("engine/legal_calendar.py",),
+    "celpy": ("engine/rules.py",),
     "typer": INTERFACES,
     "rich": INTERFACES,
     "sqlalchemy": ("storage/*",),
