@@ -344,16 +344,16 @@ def test_checkpoints_are_taken_periodically(database_url: str, library: Path) ->
     engine.close()
 
 
-def test_verification_during_writes_sees_one_consistent_snapshot(engine: Engine) -> None:
+def test_verification_during_writes_reports_no_false_alteration(engine: Engine) -> None:
     """Verifying while another thread commits never reports a false alteration."""
     refs = [engine.open_case("achat", org="AMP", actor=AGENT).reference for _ in range(3)]
     stop = threading.Event()
+    written: list[int] = []
 
     def write() -> None:
-        n = 0
         while not stop.is_set():
-            engine.set_values(refs[n % 3], {"offres": str(n)}, AGENT)
-            n += 1
+            engine.set_values(refs[len(written) % 3], {"offres": str(len(written))}, AGENT)
+            written.append(1)
 
     writer = threading.Thread(target=write)
     writer.start()
@@ -363,4 +363,18 @@ def test_verification_during_writes_sees_one_consistent_snapshot(engine: Engine)
         stop.set()
         writer.join()
     assert all(report.intact for report in reports), [r.findings for r in reports if not r.intact]
-    assert len({report.entries for report in reports}) > 1  # writes really happened meanwhile
+    assert written  # the writer committed while verification ran
+
+
+def test_a_snapshot_does_not_see_commits_made_after_it_began(engine: Engine) -> None:
+    """Verification's read transaction sees one state: a later commit elsewhere stays unseen."""
+    ref = engine.open_case("achat", org="AMP", actor=AGENT).reference
+    count = "SELECT count(*) FROM audit_entries"
+    with engine.store.snapshot() as tx:
+        before = tx.execute(count).fetchone()[0]
+        writer = threading.Thread(target=engine.set_values, args=(ref, {"offres": "1"}, AGENT))
+        writer.start()
+        writer.join()
+        assert tx.execute(count).fetchone()[0] == before
+    with engine.store.read() as tx:
+        assert tx.execute(count).fetchone()[0] == before + 1
