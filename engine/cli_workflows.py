@@ -45,7 +45,7 @@ def validate_command(
     """Valider des définitions : chaque problème (fichier, ligne, champ) ; muet si tout va bien."""
     problems: list[Problem] = []
     for path in _yaml_files(paths):
-        problems.extend(collect_problems(path, known_controls=control_catalogue().keys()))
+        problems.extend(collect_problems(path, known_controls=control_catalogue()))
     _print_problems(problems)
     if problems:
         typer.echo(f"{len(problems)} problème(s).", err=True)
@@ -225,7 +225,7 @@ def register_command(
     engine = state(ctx).engine()
     who = actor_from_option(actor)
     for path in _yaml_files(paths):
-        definition = load_definition(path, known_controls=control_catalogue().keys())
+        definition = load_definition(path, known_controls=control_catalogue())
         registration = engine.register(definition, path.read_text(encoding="utf-8"), str(path), who)
         status = "enregistrée" if registration.created else "déjà enregistrée (identique)"
         typer.echo(

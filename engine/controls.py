@@ -3,20 +3,38 @@
 A control looks at a read-only snapshot of the case and returns a ``ControlResult`` with a
 French reason. Every control of a transition is evaluated on every attempt, without
 short-circuit, so that the audit trail records each result. A control that raises is a bug
-(``ControlError``), never a finding. The catalogue of built-in controls grows in
-``engine.control_catalogue``; plugins register through the ``jalon.controls`` entry point.
+(``ControlError``), never a finding. Each control declares a small pydantic model of its
+parameters (unknown keys forbidden): ``engine.validation`` reports bad parameters at their
+line when the definition is loaded, and ``evaluate`` gives the check the parsed model. The
+catalogue of built-in controls is in ``engine.control_catalogue`` (and ``engine.controls_time``);
+plugins through the ``jalon.controls`` entry point come next.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from engine.actors import Actor
-from engine.definition import ControlRef, Severity
+from engine.definition import ControlRef, FieldDef, Severity
 from engine.errors import ControlError
+from engine.parameters import ParameterBook
+
+PARAMETERS_FOLDER = Path(__file__).resolve().parents[1] / "workflows" / "parameters"
+"""The legal parameter tables of the library (a path only: the core does not import it)."""
+
+
+@functools.cache
+def default_parameters() -> ParameterBook:
+    """The library's parameter tables, read once per process on first use."""
+    return ParameterBook.load(PARAMETERS_FOLDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +48,12 @@ class DocumentView:
 
 @dataclass(slots=True)
 class CaseSnapshot:
-    """What a control may look at: the case as it is before the step, and who acts."""
+    """What a control may look at: the case as it is before the step, and who acts.
+
+    ``fields`` are the definition's typed fields (rules convert values by type);
+    ``opened_at`` is the case's opening date (the default reference date of ``param()``);
+    documents and parameter tables are loaded on first use only.
+    """
 
     reference: str
     state: str
@@ -39,6 +62,10 @@ class CaseSnapshot:
     now: datetime
     _load_documents: Callable[[], Sequence[DocumentView]] = field(repr=False)
     _documents: Sequence[DocumentView] | None = field(default=None, repr=False)
+    fields: Mapping[str, FieldDef] | None = None
+    opened_at: date | None = None
+    _load_parameters: Callable[[], ParameterBook] = field(default=default_parameters, repr=False)
+    _parameters: ParameterBook | None = field(default=None, repr=False)
 
     @property
     def documents(self) -> Sequence[DocumentView]:
@@ -46,6 +73,18 @@ class CaseSnapshot:
         if self._documents is None:
             self._documents = tuple(self._load_documents())
         return self._documents
+
+    @property
+    def parameters(self) -> ParameterBook:
+        """The legal parameter tables, loaded on first use only."""
+        if self._parameters is None:
+            self._parameters = self._load_parameters()
+        return self._parameters
+
+    @property
+    def reference_date(self) -> date:
+        """The case's opening date, or today's date when it is not known."""
+        return self.opened_at if self.opened_at is not None else self.now.date()
 
 
 class ControlResult(NamedTuple):
@@ -73,18 +112,129 @@ class ControlResult(NamedTuple):
         }
 
 
-Check = Callable[[Mapping[str, Any], CaseSnapshot], tuple[bool, str]]
-"""A control's logic: (params, snapshot) -> (passed, French reason)."""
+Check = Callable[[Any, CaseSnapshot], tuple[bool, str]]
+"""A control's logic: (parsed params, snapshot) -> (passed, French reason)."""
+
+ParamFinding = tuple[tuple[str | int, ...], str]
+"""A problem of a control's parameters: path under ``params`` and a French sentence."""
+
+
+class NoParams(BaseModel):
+    """The parameters of a control that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, slots=True)
 class ControlSpec:
-    """A control of the catalogue: its name, default ISO clause, what it checks."""
+    """A control of the catalogue: its name, default ISO clause, what it checks, its params."""
 
     name: str
     clause: str | None
     summary: str
     check: Check
+    params: type[BaseModel] = NoParams
+
+    def parse_params(self, params: Mapping[str, Any]) -> BaseModel:
+        """The parameters read with the control's model (cached by content).
+
+        Raises:
+            ControlError: The parameters are invalid (the definition was not validated).
+        """
+        try:
+            return _parsed(self, json.dumps(dict(params), sort_keys=True, default=str))
+        except ValidationError as error:
+            problems = " ; ".join(f"{_where(p)}{m}" for p, m in _findings(error))
+            raise ControlError(
+                f"Paramètres invalides du contrôle « {self.name} » : {problems}"
+            ) from error
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[ParamFinding]:
+        """Every problem of ``params`` for this control, in French; empty when they are valid."""
+        try:
+            self.params.model_validate(dict(params))
+        except ValidationError as error:
+            return _findings(error)
+        return []
+
+    def describe_params(self) -> list[tuple[str, str, bool]]:
+        """(name, description, required) of each parameter, in the model's order."""
+        return [
+            (name, info.description or "", info.is_required())
+            for name, info in self.params.model_fields.items()
+        ]
+
+
+class Params(BaseModel):
+    """Base of the parameter models of controls: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def is_missing(value: Any) -> bool:
+    """True when a field's value counts as not set (absent, null, empty text or list)."""
+    return value is None or value in ("", [])
+
+
+def field_date(snapshot: CaseSnapshot, name: str) -> date | None:
+    """The date stored in field ``name`` (``AAAA-MM-JJ``), or ``None`` when it is not set.
+
+    Raises:
+        ValueError: The field holds something that is not a date.
+    """
+    value = snapshot.data.get(name)
+    if is_missing(value):
+        return None
+    return date.fromisoformat(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(spec: ControlSpec, params_json: str) -> BaseModel:
+    return spec.params.model_validate(json.loads(params_json))
+
+
+def _where(parts: tuple[str | int, ...]) -> str:
+    return f"{'.'.join(str(p) for p in parts)} : " if parts else ""
+
+
+_TYPES = {
+    "string_type": "un texte",
+    "int_type": "un nombre entier",
+    "int_parsing": "un nombre entier",
+    "bool_type": "un booléen (true ou false)",
+    "list_type": "une liste",
+    "dict_type": "un bloc de clés et de valeurs",
+}
+
+
+def _findings(error: ValidationError) -> list[ParamFinding]:
+    found: list[ParamFinding] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        kind = item["type"]
+        name = loc[-1] if loc else ""
+        ctx = item.get("ctx") or {}
+        if kind == "missing":
+            message = f"paramètre obligatoire « {name} » manquant"
+        elif kind == "extra_forbidden":
+            message = f"paramètre inconnu « {name} »"
+        elif kind == "value_error":
+            message = str(ctx.get("error", item["msg"]))
+        elif kind in ("literal_error", "enum"):
+            expected = str(ctx.get("expected", "")).replace(" or ", " ou ")
+            message = (
+                f"valeur « {item.get('input')} » non reconnue ; valeurs possibles : {expected}"
+            )
+        elif kind in _TYPES:
+            message = f"doit être {_TYPES[kind]} (valeur lue : « {item.get('input')} »)"
+        elif kind in ("too_short", "string_too_short"):
+            message = "ne doit pas être vide"
+        elif kind == "greater_than_equal":
+            message = f"doit être supérieur ou égal à {ctx.get('ge')}"
+        else:
+            message = str(item["msg"])
+        found.append((loc, message))
+    return found
 
 
 _REGISTRY: dict[str, ControlSpec] = {}
@@ -110,8 +260,9 @@ def evaluate(refs: Sequence[ControlRef], snapshot: CaseSnapshot) -> tuple[Contro
         spec = _REGISTRY.get(ref.control)
         if spec is None:
             raise ControlError(f"Contrôle inconnu « {ref.control} » : définition non validée ?")
+        params = spec.parse_params(ref.params)
         try:
-            passed, reason = spec.check(ref.params, snapshot)
+            passed, reason = spec.check(params, snapshot)
         except Exception as error:
             raise ControlError(
                 f"Le contrôle « {ref.control} » a échoué sur une erreur interne : {error}"

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,17 +22,16 @@ from engine.actors import Actor
 from engine.case import decide, roles_allow
 from engine.case_data import fingerprint, parse_case_values
 from engine.clock import Clock, clock_from_environment
+from engine.command_frame import CommandFrame
 from engine.controls import CaseSnapshot, DocumentView
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
-    ConcurrentModification,
-    EngineError,
     InvalidValue,
     UnknownCase,
 )
-from engine.facts import append_journal, case_entry, record_refusal
-from engine.log import CommandLog, get_logger
+from engine.facts import append_journal, case_entry
+from engine.log import get_logger
 from engine.machine import CompiledWorkflow
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
@@ -375,6 +373,8 @@ class Engine:
                 viewer,
                 self.clock.now(),
                 lambda: [DocumentView(d.doc_type, d.name, d.sha256) for d in documents],
+                fields=compiled.definition.fields,
+                opened_at=datetime.fromisoformat(case.opened_at).astimezone(REFERENCE_ZONE).date(),
             )
             steps = []
             if not compiled.is_final(case.state):
@@ -426,9 +426,19 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
-    def _command(self, command: str, actor: Actor, **context: str) -> _Command:
+    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame:
         """The frame of a write command: a bound logger, refusals recorded, then sealing."""
-        return _Command(self, command, actor, context)
+        return CommandFrame(
+            store=self.store,
+            log=self._log,
+            now=self._now,
+            after_success=lambda: self._sealing.after_write(
+                self.store, self.clock, self.checkpoint
+            ),
+            command=command,
+            actor=actor,
+            context=context,
+        )
 
     def _case(self, tx: Tx, reference: str) -> CaseRow:
         case = tx.case_by_reference(reference)
@@ -445,13 +455,22 @@ class Engine:
         return case, self._compiled.get(tx, case.workflow_id, case.workflow_version)
 
     def _snapshot(self, tx: Tx, case: CaseRow, actor: Actor) -> CaseSnapshot:
+        definition = self._compiled.get(tx, case.workflow_id, case.workflow_version).definition
+
         def documents() -> list[DocumentView]:
             return [
                 DocumentView(d.doc_type, d.name, d.sha256) for d in tx.documents_of_case(case.id)
             ]
 
         return CaseSnapshot(
-            case.reference, case.state, orjson.loads(case.data), actor, self.clock.now(), documents
+            case.reference,
+            case.state,
+            orjson.loads(case.data),
+            actor,
+            self.clock.now(),
+            documents,
+            fields=definition.fields,
+            opened_at=datetime.fromisoformat(case.opened_at).astimezone(REFERENCE_ZONE).date(),
         )
 
     @staticmethod
@@ -463,58 +482,3 @@ class Engine:
                 "peut plus être modifié.",
                 reference=case.reference,
             )
-
-
-class _Command:
-    """Context manager around one write command (a class: it runs once per command).
-
-    On entry it binds a logger to the command; a refusal or conflict raised inside is
-    recorded in the trail (in a transaction of its own) before it reaches the caller; after
-    a successful command the checkpoint policy runs.
-    """
-
-    __slots__ = ("_actor", "_command", "_context", "_engine", "_log")
-
-    def __init__(self, engine: Engine, command: str, actor: Actor, context: dict[str, str]) -> None:
-        self._engine = engine
-        self._command = command
-        self._actor = actor
-        self._context = context
-
-    def __enter__(self) -> CommandLog:
-        self._log = CommandLog(
-            self._engine._log, command=self._command, actor=self._actor, **self._context
-        )
-        return self._log
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        _traceback: TracebackType | None,
-    ) -> None:
-        engine = self._engine
-        if error is None:
-            engine._sealing.after_write(engine.store, engine.clock, engine.checkpoint)
-            return
-        refusal: EngineError
-        if isinstance(error, StaleRecord):
-            refusal = ConcurrentModification(
-                f"Le dossier {self._context.get('case', '')} a été modifié par une autre "
-                "commande pendant celle-ci : rechargez-le et recommencez."
-            )
-        elif isinstance(error, EngineError):
-            refusal = error
-        else:
-            return  # a bug or an interruption: let it through untouched
-        record_refusal(
-            engine.store,
-            engine._now,
-            self._log,
-            self._command,
-            self._actor,
-            refusal,
-            self._context,
-        )
-        if refusal is not error:
-            raise refusal from error

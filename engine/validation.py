@@ -13,7 +13,8 @@ import difflib
 import json
 import re
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from engine.definition import IDENTIFIER, FieldDef, FieldType, WorkflowDef
 from engine.errors import Problem
@@ -72,6 +73,17 @@ def parse_field_path(text: str) -> tuple[PathPart, ...]:
     return tuple(parts)
 
 
+@runtime_checkable
+class ParamsChecker(Protocol):
+    """A control of the catalogue that can check its parameters (``engine.controls``)."""
+
+    def param_problems(
+        self, params: Mapping[str, Any]
+    ) -> Sequence[tuple[tuple[PathPart, ...], str]]:
+        """Every problem of ``params``: path under ``params`` and a French sentence."""
+        ...
+
+
 def validate_definition(
     defn: WorkflowDef, known_controls: Collection[str] | None = None
 ) -> list[Problem]:
@@ -80,6 +92,8 @@ def validate_definition(
     Args:
         defn: The parsed definition.
         known_controls: Names of the controls in the catalogue; ``None`` skips that check.
+            A mapping of names to controls that can check their parameters (such as
+            ``engine.controls.catalogue()``) also has each control's ``params`` checked.
 
     Returns:
         Every problem found, in the order of the checks (path ``""``, line ``None``: the
@@ -347,3 +361,9 @@ def _check_controls(defn: WorkflowDef, known_controls: Collection[str]) -> Itera
                     f"{_suggest(ref.control, known_controls)} ; contrôles disponibles : "
                     f"{available}",
                 )
+            elif isinstance(known_controls, Mapping):
+                spec = known_controls[ref.control]
+                if isinstance(spec, ParamsChecker):
+                    for parts, message in spec.param_problems(ref.params):
+                        where = ("transitions", index, "controls", position, "params", *parts)
+                        yield where, f"contrôle « {ref.control} » : {message}"
