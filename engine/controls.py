@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -35,6 +36,10 @@ PARAMETERS_FOLDER = Path(__file__).resolve().parents[1] / "workflows" / "paramet
 def default_parameters() -> ParameterBook:
     """The library's parameter tables, read once per process on first use."""
     return ParameterBook.load(PARAMETERS_FOLDER)
+
+
+REFERENCE_ZONE = ZoneInfo("Europe/Paris")
+"""Where the opening date of a case is read (French administrative days)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ class CaseSnapshot:
     _documents: Sequence[DocumentView] | None = field(default=None, repr=False)
     fields: Mapping[str, FieldDef] | None = None
     opened_at: date | None = None
+    _opened_at_text: str | None = field(default=None, repr=False)
     _load_parameters: Callable[[], ParameterBook] = field(default=default_parameters, repr=False)
     _parameters: ParameterBook | None = field(default=None, repr=False)
 
@@ -84,6 +90,10 @@ class CaseSnapshot:
     @property
     def reference_date(self) -> date:
         """The case's opening date, or today's date when it is not known."""
+        if self.opened_at is None and self._opened_at_text is not None:
+            # Read from the stored UTC text on first use only: most steps never need it.
+            opened = datetime.fromisoformat(self._opened_at_text.replace("Z", "+00:00"))
+            self.opened_at = opened.astimezone(REFERENCE_ZONE).date()
         return self.opened_at if self.opened_at is not None else self.now.date()
 
 
@@ -142,7 +152,7 @@ class ControlSpec:
             ControlError: The parameters are invalid (the definition was not validated).
         """
         try:
-            return _parsed(self, json.dumps(dict(params), sort_keys=True, default=str))
+            return _parsed_for(self, params)
         except ValidationError as error:
             problems = " ; ".join(f"{_where(p)}{m}" for p, m in _findings(error))
             raise ControlError(
@@ -191,6 +201,21 @@ def field_date(snapshot: CaseSnapshot, name: str) -> date | None:
 @functools.lru_cache(maxsize=1024)
 def _parsed(spec: ControlSpec, params_json: str) -> BaseModel:
     return spec.params.model_validate(json.loads(params_json))
+
+
+_BY_IDENTITY: dict[tuple[str, int], tuple[Mapping[str, Any], BaseModel]] = {}
+"""Parsed parameters by the identity of the (frozen) definition's params mapping: the step
+path looks them up without serialising them. The mapping is kept, so its id stays unique."""
+
+
+def _parsed_for(spec: ControlSpec, params: Mapping[str, Any]) -> BaseModel:
+    key = (spec.name, id(params))
+    known = _BY_IDENTITY.get(key)
+    if known is not None and known[0] is params:
+        return known[1]
+    parsed = _parsed(spec, json.dumps(dict(params), sort_keys=True, default=str))
+    _BY_IDENTITY[key] = (params, parsed)
+    return parsed
 
 
 def _where(parts: tuple[str | int, ...]) -> str:

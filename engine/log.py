@@ -55,8 +55,9 @@ class CommandLog:
         self._context = context
 
     def info(self, event: str, **fields: Any) -> None:
-        """Write an INFO line with the command's context."""
-        self._log.info(event, **self._fields(fields))
+        """Write an INFO line with the command's context (nothing is built when filtered)."""
+        if self._log.is_enabled_for(logging.INFO):
+            self._log.info(event, **self._fields(fields))
 
     def warning(self, event: str, **fields: Any) -> None:
         """Write a WARNING line with the command's context."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -23,7 +22,7 @@ from engine.case import decide, roles_allow
 from engine.case_data import fingerprint, parse_case_values
 from engine.clock import Clock, clock_from_environment
 from engine.command_frame import CommandFrame
-from engine.controls import CaseSnapshot, DocumentView
+from engine.controls import REFERENCE_ZONE, CaseSnapshot, DocumentView
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
@@ -48,7 +47,6 @@ from workflows.catalogue import Catalogue
 
 ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 DOC_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-REFERENCE_ZONE = ZoneInfo("Europe/Paris")
 
 
 class Engine:
@@ -374,7 +372,7 @@ class Engine:
                 self.clock.now(),
                 lambda: [DocumentView(d.doc_type, d.name, d.sha256) for d in documents],
                 fields=compiled.definition.fields,
-                opened_at=datetime.fromisoformat(case.opened_at).astimezone(REFERENCE_ZONE).date(),
+                _opened_at_text=case.opened_at,
             )
             steps = []
             if not compiled.is_final(case.state):
@@ -470,7 +468,7 @@ class Engine:
             self.clock.now(),
             documents,
             fields=definition.fields,
-            opened_at=datetime.fromisoformat(case.opened_at).astimezone(REFERENCE_ZONE).date(),
+            _opened_at_text=case.opened_at,
         )
 
     @staticmethod
