@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,17 @@ from engine.errors import InvalidValue
 from engine.values import parse_value
 
 CHUNK = 1 << 20
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+"""Codes chosen by users: document types, declaration types, checklist items."""
+
+
+def check_code(value: str, field: str, what: str, example: str) -> None:
+    """Refuse a code that is not lower-case letters, digits and underscores, in French."""
+    if not CODE_PATTERN.match(value):
+        raise InvalidValue(
+            field,
+            f"{what} « {value} » invalide : minuscules, chiffres et _, par exemple {example}.",
+        )
 
 
 def parse_case_values(definition: WorkflowDef, values: Mapping[str, str]) -> dict[str, Any]:

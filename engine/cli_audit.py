@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -19,6 +20,8 @@ KIND_LABELS = {
     "case.data_set": "Données",
     "case.document_attached": "Pièce jointe",
     "case.transition": "Étape franchie",
+    "case.declaration": "Déclaration",
+    "case.checklist_ticked": "Point de liste coché",
     "command.refused": "Refus",
     "workflow.registered": "Procédure enregistrée",
 }
@@ -28,6 +31,8 @@ COMMAND_LABELS = {
     "case.set": "saisie",
     "case.attach": "pièce",
     "case.fire": "étape",
+    "case.declare": "déclaration",
+    "case.check": "coche",
     "workflow.register": "enregistrement",
 }
 
@@ -121,21 +126,31 @@ def print_trail(engine: Engine, reference: str, as_json: bool) -> None:
         out.print(f"{line} — {escape(detail)}" if detail else line)
 
 
+def _declaration(payload: dict[str, Any]) -> str:
+    statement = payload.get("statement")
+    return f"{payload.get('declaration')}" + (f" : « {statement} »" if statement else "")
+
+
+_DETAILS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "case.data_set": lambda p: ", ".join(f"{k}={v}" for k, v in p.get("values", {}).items()),
+    "case.document_attached": lambda p: f"{p.get('type')} « {p.get('name')} »",
+    "case.opened": lambda p: f"{p.get('workflow')} v{p.get('version')}",
+    "case.declaration": _declaration,
+    "case.checklist_ticked": lambda p: f"{p.get('item')} — preuve : {p.get('evidence')}",
+}
+"""The one-line detail of the simple kinds of fact, from their payload."""
+
+
 def _detail(kind: str, payload: dict[str, Any]) -> str:
     if kind == "case.transition":
         failed = [c for c in payload.get("controls", []) if not c["passed"]]
         note = f" ({len(failed)} contrôle(s) non bloquant(s) en échec)" if failed else ""
         return f"{payload.get('trigger')}{note}"
-    if kind == "case.data_set":
-        return ", ".join(f"{k}={v}" for k, v in payload.get("values", {}).items())
-    if kind == "case.document_attached":
-        return f"{payload.get('type')} « {payload.get('name')} »"
     if kind == "command.refused":
         command = str(payload.get("command"))
         return f"{COMMAND_LABELS.get(command, command)} refusée : {payload.get('message')}"
-    if kind == "case.opened":
-        return f"{payload.get('workflow')} v{payload.get('version')}"
-    return ""
+    simple = _DETAILS.get(kind)
+    return simple(payload) if simple else ""
 
 
 @audit_app.command("checkpoint")

@@ -1,4 +1,4 @@
-"""``jalon case``: open cases, set their data, attach documents, fire steps, show them."""
+"""``jalon case``: open cases, set their data, attach documents, declare, tick, fire, show."""
 
 from __future__ import annotations
 
@@ -164,6 +164,40 @@ def attach_command(
     typer.echo(
         f"{reference} : pièce {document.doc_type} « {document.name} » sha256 {document.sha256}"
     )
+
+
+@case_app.command("declare")
+def declare_command(
+    ctx: typer.Context,
+    reference: str,
+    declaration: Annotated[
+        str, typer.Option("--type", help="Type de déclaration, ex. absence_conflit_interets.")
+    ],
+    statement: Annotated[
+        str | None, typer.Option("--statement", help="Texte de la déclaration.")
+    ] = None,
+    actor: AsOption = None,
+    if_version: IfVersion = None,
+) -> None:
+    """Enregistrer une déclaration de l'intervenant (ex. absence de conflit d'intérêts)."""
+    engine = state(ctx).engine()
+    view = engine.declare(reference, declaration, actor_from_option(actor), statement, if_version)
+    typer.echo(f"{reference} : déclaration {declaration} enregistrée, version {view.row.version}")
+
+
+@case_app.command("check")
+def check_command(
+    ctx: typer.Context,
+    reference: str,
+    item: Annotated[str, typer.Argument(help="Identifiant du point de la liste.")],
+    evidence: Annotated[str, typer.Option("--evidence", help="La preuve du point coché.")],
+    actor: AsOption = None,
+    if_version: IfVersion = None,
+) -> None:
+    """Cocher un point de la liste de vérification, avec sa preuve."""
+    engine = state(ctx).engine()
+    view = engine.tick(reference, item, evidence, actor_from_option(actor), if_version)
+    typer.echo(f"{reference} : point {item} coché, version {view.row.version}")
 
 
 @case_app.command("fire")

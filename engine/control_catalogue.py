@@ -3,7 +3,8 @@
 Each control has a pydantic model of its parameters (unknown keys forbidden) and a check that
 returns ``(passed, French reason)``. A field that is not set yet never crashes a check: the
 control fails and says which field is missing. The delay control is in
-``engine.controls_time``, imported here so that importing this module registers every
+``engine.controls_time`` and the controls on people (four-eyes, declarations, checklist) in
+``engine.controls_people``, both imported here so that importing this module registers every
 built-in control.
 """
 
@@ -18,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
+import engine.controls_people  # registers the controls on people
 import engine.controls_time  # noqa: F401  (registers the delay control)
 from engine.controls import CaseSnapshot, ControlSpec, Params, field_date, is_missing, register
 from engine.definition import IDENTIFIER

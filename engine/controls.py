@@ -51,13 +51,28 @@ class DocumentView:
     sha256: str
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """An audit entry of the case as controls see it: who, what kind of fact, its payload."""
+
+    seq: int
+    actor: str
+    kind: str
+    payload: Mapping[str, Any]
+
+
+def _no_history() -> Sequence[HistoryEntry]:
+    return ()
+
+
 @dataclass(slots=True)
 class CaseSnapshot:
     """What a control may look at: the case as it is before the step, and who acts.
 
     ``fields`` are the definition's typed fields (rules convert values by type);
     ``opened_at`` is the case's opening date (the default reference date of ``param()``);
-    documents and parameter tables are loaded on first use only.
+    documents, the case's history (its audit entries) and parameter tables are loaded on
+    first use only.
     """
 
     reference: str
@@ -72,6 +87,31 @@ class CaseSnapshot:
     _opened_at_text: str | None = field(default=None, repr=False)
     _load_parameters: Callable[[], ParameterBook] = field(default=default_parameters, repr=False)
     _parameters: ParameterBook | None = field(default=None, repr=False)
+    _load_history: Callable[[], Sequence[HistoryEntry]] = field(default=_no_history, repr=False)
+    _history: Sequence[HistoryEntry] | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> Sequence[HistoryEntry]:
+        """The case's audit entries, oldest first, loaded on first use only."""
+        if self._history is None:
+            self._history = tuple(self._load_history())
+        return self._history
+
+    def actors_of(self, triggers: Sequence[str]) -> dict[str, list[str]]:
+        """Who fired each of ``triggers`` earlier in the case: trigger -> users, in order."""
+        wanted = set(triggers)
+        found: dict[str, list[str]] = {}
+        for entry in self.history:
+            if entry.kind != "case.transition":
+                continue
+            trigger = str(entry.payload.get("trigger"))
+            if trigger in wanted and entry.actor not in found.setdefault(trigger, []):
+                found[trigger].append(entry.actor)
+        return found
+
+    def facts_of_kind(self, kind: str) -> list[HistoryEntry]:
+        """The case's audit entries of ``kind``, oldest first."""
+        return [entry for entry in self.history if entry.kind == kind]
 
     @property
     def documents(self) -> Sequence[DocumentView]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,10 +18,11 @@ import orjson
 import engine.control_catalogue  # noqa: F401  (registers the built-in controls)
 from engine.actors import Actor
 from engine.case import decide, roles_allow
-from engine.case_data import fingerprint, parse_case_values
+from engine.case_data import parse_case_values
+from engine.case_records import CaseRecords
 from engine.clock import Clock, clock_from_environment
 from engine.command_frame import CommandFrame
-from engine.controls import REFERENCE_ZONE, CaseSnapshot, DocumentView
+from engine.controls import REFERENCE_ZONE, CaseSnapshot, DocumentView, HistoryEntry
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
@@ -41,15 +41,29 @@ from storage.checkpoints import Checkpoint, take_checkpoint
 from storage.database import Database, default_url
 from storage.errors import StaleRecord
 from storage.migrate import ensure_ready
-from storage.store import CaseRow, DocumentRow, Store, Tx, WorkflowRow
+from storage.store import CaseRow, Store, Tx, WorkflowRow
 from storage.verify import VerifyReport, verify_trail
 from workflows.catalogue import Catalogue
 
 ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
-DOC_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-class Engine:
+def _history_loader(tx: Tx, case_id: int) -> Callable[[], list[HistoryEntry]]:
+    """A loader of the case's audit entries as controls see them (read on first use only)."""
+
+    def history() -> list[HistoryEntry]:
+        views = []
+        for entry in tx.entries_of_chain(case_id):
+            fact = entry.fact()
+            views.append(
+                HistoryEntry(entry.seq, str(fact["actor"]), str(fact["kind"]), fact["payload"])
+            )
+        return views
+
+    return history
+
+
+class Engine(CaseRecords):
     """Jalon's commands on one database; thread-safe (one connection per thread)."""
 
     def __init__(
@@ -252,59 +266,6 @@ class Engine:
             log.info("case.data_set", fields=sorted(new))
         return self.show(reference)
 
-    def attach(
-        self,
-        reference: str,
-        path: Path,
-        doc_type: str,
-        actor: Actor,
-        expected_version: int | None = None,
-    ) -> DocumentRow:
-        """Record a document (name, type, size, SHA-256, location); the file stays where it is."""
-        with self._command("case.attach", actor, case=reference) as log:
-            if not DOC_TYPE_PATTERN.match(doc_type):
-                raise InvalidValue(
-                    "type",
-                    (
-                        f"Type de pièce « {doc_type} » invalide : minuscules, chiffres et _, "
-                        "par exemple rapport_analyse."
-                    ),
-                )
-            if not path.is_file():
-                raise InvalidValue("fichier", f"Fichier introuvable : {path}.")
-            size, digest = fingerprint(path)
-            with self.store.write() as tx:
-                case, compiled = self._load(tx, reference, expected_version)
-                self._refuse_if_closed(case, compiled)
-                at = self._now()
-                document = DocumentRow(
-                    doc_type, path.name, size, digest, str(path.resolve()), at, actor.user
-                )
-                tx.insert_document(case.id, document)
-                entry = case_entry(
-                    case,
-                    at,
-                    actor,
-                    "case.document_attached",
-                    {
-                        "type": doc_type,
-                        "name": path.name,
-                        "size": size,
-                        "sha256": digest,
-                        "location": document.location,
-                    },
-                )
-                tx.record_step(
-                    case,
-                    entry,
-                    state=case.state,
-                    data=case.data,
-                    updated_at=at,
-                    closed_at=case.closed_at,
-                )
-            log.info("case.document_attached", type=doc_type, sha256=digest)
-        return document
-
     def fire(
         self, reference: str, trigger: str, actor: Actor, expected_version: int | None = None
     ) -> FireOutcome:
@@ -373,6 +334,7 @@ class Engine:
                 lambda: [DocumentView(d.doc_type, d.name, d.sha256) for d in documents],
                 fields=compiled.definition.fields,
                 _opened_at_text=case.opened_at,
+                _load_history=_history_loader(tx, case.id),
             )
             steps = []
             if not compiled.is_final(case.state):
@@ -469,6 +431,7 @@ class Engine:
             documents,
             fields=definition.fields,
             _opened_at_text=case.opened_at,
+            _load_history=_history_loader(tx, case.id),
         )
 
     @staticmethod

@@ -136,3 +136,33 @@ def test_db_upgrade_and_current(run, tmp_path: Path) -> None:  # type: ignore[no
     assert (tmp_path / "jalon.db").exists()
     assert "base : 0001 ; attendue : 0001" in run("db", "current").stdout
     assert "0001 → 0001" in run("db", "upgrade").stdout
+
+
+def test_declare_and_check_show_in_the_history(run) -> None:  # type: ignore[no-untyped-def]
+    """Declarations and ticked items are recorded and printed in the case's history."""
+    ref = run("case", "open", "achat", "--org", "AMP", "--as", "marie:acheteur").stdout.strip()
+    declared = run(
+        "case",
+        "declare",
+        ref,
+        "--type",
+        "absence_conflit_interets",
+        "--statement",
+        "Aucun lien.",
+        "--as",
+        "marie:acheteur",
+    ).stdout
+    assert "déclaration absence_conflit_interets enregistrée, version 2" in declared
+    checked = run(
+        "case", "check", ref, "devis_compares", "--evidence", "Tableau", "--as", "marie:acheteur"
+    ).stdout
+    assert "point devis_compares coché, version 3" in checked
+    refused = run("case", "check", ref, "devis_compares", "--evidence", " ", check=False)
+    assert refused.returncode != 0
+    assert "sans preuve" in refused.stderr
+    history = " ".join(run("case", "history", ref).stdout.split())
+    assert "Déclaration" in history
+    assert "absence_conflit_interets : « Aucun lien. »" in history
+    assert "Point de liste coché" in history
+    assert "devis_compares — preuve : Tableau" in history
+    assert "coche refusée" in history

@@ -29,6 +29,7 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/registry.py",  # reads registered definition sources inside the caller's transaction
     "engine/views.py",  # views carry the stored rows (CaseRow, DocumentRow) to the interfaces
     "engine/facts.py",  # the service's audit entries: case chain, journal, recorded refusals
+    "engine/case_records.py",  # the service's fact commands (documents, declarations, ticks)
     "engine/command_frame.py",  # the service's command frame: refusals recorded on the store
     "engine/sealing.py",  # the service's checkpoint policy, reading since when facts are unsealed
     *INTERFACES,
@@ -48,6 +49,7 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
         "engine/loader.py",
         "engine/controls.py",
         "engine/controls_time.py",
+        "engine/controls_people.py",
         "engine/control_catalogue.py",
     ),
     "structlog": ("engine/log.py", "engine/service.py"),

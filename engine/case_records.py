@@ -1,0 +1,167 @@
+"""Commands that record a fact on a case without moving it: documents, declarations, ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.actors import Actor
+from engine.case_data import check_code, fingerprint
+from engine.command_frame import CommandFrame
+from engine.errors import InvalidValue
+from engine.facts import case_entry
+from engine.machine import CompiledWorkflow
+from engine.views import CaseView
+from storage.store import CaseRow, DocumentRow, Store, Tx
+
+
+class _EngineParts(Protocol):
+    """What these commands use of the Engine they are mixed into."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame: ...
+
+    def _load(
+        self, tx: Tx, reference: str, expected_version: int | None
+    ) -> tuple[CaseRow, CompiledWorkflow]: ...
+
+    def _refuse_if_closed(self, case: CaseRow, compiled: CompiledWorkflow) -> None: ...
+
+    def _now(self) -> str: ...
+
+    def show(self, reference: str, actor: Actor | None = None) -> CaseView: ...
+
+    def _record_fact(
+        self,
+        reference: str,
+        actor: Actor,
+        expected_version: int | None,
+        kind: str,
+        payload: dict[str, Any],
+        also: Callable[[Tx, CaseRow, str], None] | None = None,
+    ) -> None: ...
+
+
+class CaseRecords:
+    """Mixin of ``Engine``: each command appends one fact, bumps the version, keeps the state."""
+
+    def attach(
+        self: _EngineParts,
+        reference: str,
+        path: Path,
+        doc_type: str,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> DocumentRow:
+        """Record a document (name, type, size, SHA-256, location); the file stays where it is."""
+        with self._command("case.attach", actor, case=reference) as log:
+            check_code(doc_type, "type", "Type de pièce", "rapport_analyse")
+            if not path.is_file():
+                raise InvalidValue("fichier", f"Fichier introuvable : {path}.")
+            size, digest = fingerprint(path)
+            location = str(path.resolve())
+            attached: list[DocumentRow] = []
+
+            def insert_document(tx: Tx, case: CaseRow, at: str) -> None:
+                document = DocumentRow(doc_type, path.name, size, digest, location, at, actor.user)
+                tx.insert_document(case.id, document)
+                attached.append(document)
+
+            self._record_fact(
+                reference,
+                actor,
+                expected_version,
+                "case.document_attached",
+                {
+                    "type": doc_type,
+                    "name": path.name,
+                    "size": size,
+                    "sha256": digest,
+                    "location": location,
+                },
+                also=insert_document,
+            )
+            document = attached[0]
+            log.info("case.document_attached", type=doc_type, sha256=digest)
+        return document
+
+    def declare(
+        self: _EngineParts,
+        reference: str,
+        declaration: str,
+        actor: Actor,
+        statement: str | None = None,
+        expected_version: int | None = None,
+    ) -> CaseView:
+        """Record a declaration of ``actor`` on the case (e.g. absence_conflit_interets)."""
+        with self._command("case.declare", actor, case=reference, declaration=declaration) as log:
+            check_code(declaration, "type", "Type de déclaration", "absence_conflit_interets")
+            text = statement.strip() if statement is not None else None
+            self._record_fact(
+                reference,
+                actor,
+                expected_version,
+                "case.declaration",
+                {"declaration": declaration, "statement": text or None},
+            )
+            log.info("case.declaration", declaration=declaration)
+        return self.show(reference)
+
+    def tick(
+        self: _EngineParts,
+        reference: str,
+        item: str,
+        evidence: str,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> CaseView:
+        """Tick a checklist item of the case, with the evidence that it is satisfied."""
+        with self._command("case.check", actor, case=reference, item=item) as log:
+            check_code(item, "point", "Point de liste", "offres_analysees")
+            proof = evidence.strip()
+            if not proof:
+                raise InvalidValue(
+                    "preuve",
+                    f"Le point « {item} » ne peut être coché sans preuve : indiquez --evidence.",
+                )
+            self._record_fact(
+                reference,
+                actor,
+                expected_version,
+                "case.checklist_ticked",
+                {"item": item, "evidence": proof},
+            )
+            log.info("case.checklist_ticked", item=item)
+        return self.show(reference)
+
+    def _record_fact(
+        self: _EngineParts,
+        reference: str,
+        actor: Actor,
+        expected_version: int | None,
+        kind: str,
+        payload: dict[str, Any],
+        also: Callable[[Tx, CaseRow, str], None] | None = None,
+    ) -> None:
+        """Append a fact to an open case's chain; state and data unchanged, version bumped.
+
+        ``also`` writes what goes with the fact (a document row) in the same transaction.
+        """
+        with self.store.write() as tx:
+            case, compiled = self._load(tx, reference, expected_version)
+            self._refuse_if_closed(case, compiled)
+            at = self._now()
+            if also is not None:
+                also(tx, case, at)
+            entry = case_entry(case, at, actor, kind, payload)
+            tx.record_step(
+                case,
+                entry,
+                state=case.state,
+                data=case.data,
+                updated_at=at,
+                closed_at=case.closed_at,
+            )
