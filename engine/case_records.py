@@ -15,6 +15,9 @@ from engine.machine import CompiledWorkflow
 from engine.views import CaseView
 from storage.store import CaseRow, DocumentRow, Store, Tx
 
+BuildFact = Callable[[Tx, CaseRow, CompiledWorkflow, str], tuple[dict[str, Any], str]]
+"""Writes what goes with a fact and returns (payload, case data after the fact)."""
+
 
 class _EngineParts(Protocol):
     """What these commands use of the Engine they are mixed into."""
@@ -40,9 +43,8 @@ class _EngineParts(Protocol):
         actor: Actor,
         expected_version: int | None,
         kind: str,
-        payload: dict[str, Any],
-        also: Callable[[Tx, CaseRow, str], None] | None = None,
-    ) -> None: ...
+        build: BuildFact,
+    ) -> str: ...
 
 
 class CaseRecords:
@@ -63,30 +65,28 @@ class CaseRecords:
                 raise InvalidValue("fichier", f"Fichier introuvable : {path}.")
             size, digest = fingerprint(path)
             location = str(path.resolve())
-            attached: list[DocumentRow] = []
 
-            def insert_document(tx: Tx, case: CaseRow, at: str) -> None:
-                document = DocumentRow(doc_type, path.name, size, digest, location, at, actor.user)
-                tx.insert_document(case.id, document)
-                attached.append(document)
+            def document_at(at: str) -> DocumentRow:
+                return DocumentRow(doc_type, path.name, size, digest, location, at, actor.user)
 
-            self._record_fact(
-                reference,
-                actor,
-                expected_version,
-                "case.document_attached",
-                {
+            def insert_document(
+                tx: Tx, case: CaseRow, _compiled: CompiledWorkflow, at: str
+            ) -> tuple[dict[str, Any], str]:
+                tx.insert_document(case.id, document_at(at))
+                payload = {
                     "type": doc_type,
                     "name": path.name,
                     "size": size,
                     "sha256": digest,
                     "location": location,
-                },
-                also=insert_document,
+                }
+                return payload, case.data
+
+            at = self._record_fact(
+                reference, actor, expected_version, "case.document_attached", insert_document
             )
-            document = attached[0]
             log.info("case.document_attached", type=doc_type, sha256=digest)
-        return document
+        return document_at(at)
 
     def declare(
         self: _EngineParts,
@@ -100,12 +100,9 @@ class CaseRecords:
         with self._command("case.declare", actor, case=reference, declaration=declaration) as log:
             check_code(declaration, "type", "Type de déclaration", "absence_conflit_interets")
             text = statement.strip() if statement is not None else None
+            payload = {"declaration": declaration, "statement": text or None}
             self._record_fact(
-                reference,
-                actor,
-                expected_version,
-                "case.declaration",
-                {"declaration": declaration, "statement": text or None},
+                reference, actor, expected_version, "case.declaration", same_data(payload)
             )
             log.info("case.declaration", declaration=declaration)
         return self.show(reference)
@@ -127,12 +124,9 @@ class CaseRecords:
                     "preuve",
                     f"Le point « {item} » ne peut être coché sans preuve : indiquez --evidence.",
                 )
+            payload = {"item": item, "evidence": proof}
             self._record_fact(
-                reference,
-                actor,
-                expected_version,
-                "case.checklist_ticked",
-                {"item": item, "evidence": proof},
+                reference, actor, expected_version, "case.checklist_ticked", same_data(payload)
             )
             log.info("case.checklist_ticked", item=item)
         return self.show(reference)
@@ -143,25 +137,32 @@ class CaseRecords:
         actor: Actor,
         expected_version: int | None,
         kind: str,
-        payload: dict[str, Any],
-        also: Callable[[Tx, CaseRow, str], None] | None = None,
-    ) -> None:
-        """Append a fact to an open case's chain; state and data unchanged, version bumped.
+        build: BuildFact,
+    ) -> str:
+        """Append a fact to an open case's chain and return its time; the state is unchanged.
 
-        ``also`` writes what goes with the fact (a document row) in the same transaction.
+        ``build`` receives the transaction, the case, its compiled workflow and the time, may
+        write what goes with the fact (a document row), and returns the fact's payload and the
+        case's data after it. The version is bumped; everything commits together or not at all.
         """
         with self.store.write() as tx:
             case, compiled = self._load(tx, reference, expected_version)
             self._refuse_if_closed(case, compiled)
             at = self._now()
-            if also is not None:
-                also(tx, case, at)
+            payload, data = build(tx, case, compiled, at)
             entry = case_entry(case, at, actor, kind, payload)
             tx.record_step(
-                case,
-                entry,
-                state=case.state,
-                data=case.data,
-                updated_at=at,
-                closed_at=case.closed_at,
+                case, entry, state=case.state, data=data, updated_at=at, closed_at=case.closed_at
             )
+        return at
+
+
+def same_data(payload: dict[str, Any]) -> BuildFact:
+    """A ``build`` for facts that carry only a payload and leave the case's data as it is."""
+
+    def build(
+        _tx: Tx, case: CaseRow, _compiled: CompiledWorkflow, _at: str
+    ) -> tuple[dict[str, Any], str]:
+        return payload, case.data
+
+    return build

@@ -13,7 +13,6 @@ plugins through the ``jalon.controls`` entry point come next.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -238,11 +237,6 @@ def field_date(snapshot: CaseSnapshot, name: str) -> date | None:
     return date.fromisoformat(str(value))
 
 
-@functools.lru_cache(maxsize=1024)
-def _parsed(spec: ControlSpec, params_json: str) -> BaseModel:
-    return spec.params.model_validate(json.loads(params_json))
-
-
 _BY_IDENTITY: dict[tuple[str, int], tuple[Mapping[str, Any], BaseModel]] = {}
 """Parsed parameters by the identity of the (frozen) definition's params mapping: the step
 path looks them up without serialising them. The mapping is kept, so its id stays unique."""
@@ -253,7 +247,7 @@ def _parsed_for(spec: ControlSpec, params: Mapping[str, Any]) -> BaseModel:
     known = _BY_IDENTITY.get(key)
     if known is not None and known[0] is params:
         return known[1]
-    parsed = _parsed(spec, json.dumps(dict(params), sort_keys=True, default=str))
+    parsed = spec.params.model_validate(dict(params))
     _BY_IDENTITY[key] = (params, parsed)
     return parsed
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ from storage.checkpoints import Checkpoint, take_checkpoint
 from storage.database import Database, default_url
 from storage.errors import StaleRecord
 from storage.migrate import ensure_ready
-from storage.store import CaseRow, Store, Tx, WorkflowRow
+from storage.store import CaseRow, DocumentRow, Store, Tx, WorkflowRow
 from storage.verify import VerifyReport, verify_trail
 from workflows.catalogue import Catalogue
 
@@ -239,31 +239,23 @@ class Engine(CaseRecords):
         expected_version: int | None = None,
     ) -> CaseView:
         """Set (or clear, with an empty text) case fields; values are checked against types."""
+
+        def set_data(
+            _tx: Tx, case: CaseRow, compiled: CompiledWorkflow, _at: str
+        ) -> tuple[dict[str, Any], str]:
+            new = parse_case_values(compiled.definition, values)
+            data = orjson.loads(case.data)
+            previous = {name: data.get(name) for name in new}
+            for name, value in new.items():
+                if value is None:
+                    data.pop(name, None)
+                else:
+                    data[name] = value
+            return {"values": new, "previous": previous}, canonical_json(data)
+
         with self._command("case.set", actor, case=reference) as log:
-            with self.store.write() as tx:
-                case, compiled = self._load(tx, reference, expected_version)
-                self._refuse_if_closed(case, compiled)
-                new = parse_case_values(compiled.definition, values)
-                data = orjson.loads(case.data)
-                previous = {name: data.get(name) for name in new}
-                for name, value in new.items():
-                    if value is None:
-                        data.pop(name, None)
-                    else:
-                        data[name] = value
-                at = self._now()
-                entry = case_entry(
-                    case, at, actor, "case.data_set", {"values": new, "previous": previous}
-                )
-                tx.record_step(
-                    case,
-                    entry,
-                    state=case.state,
-                    data=canonical_json(data),
-                    updated_at=at,
-                    closed_at=case.closed_at,
-                )
-            log.info("case.data_set", fields=sorted(new))
+            self._record_fact(reference, actor, expected_version, "case.data_set", set_data)
+            log.info("case.data_set", fields=sorted(values))
         return self.show(reference)
 
     def fire(
@@ -273,7 +265,7 @@ class Engine(CaseRecords):
         with self._command("case.fire", actor, case=reference, trigger=trigger) as log:
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
-                snapshot = self._snapshot(tx, case, actor)
+                snapshot = self._snapshot(tx, case, compiled, actor)
                 decision = decide(compiled, snapshot, trigger)
                 if decision.refusal is not None:
                     decision.refusal.details["controls"] = [
@@ -325,17 +317,7 @@ class Engine(CaseRecords):
             compiled = self._compiled.get(tx, case.workflow_id, case.workflow_version)
             documents = tuple(tx.documents_of_case(case.id))
             viewer = actor or Actor("apercu", frozenset())
-            snapshot = CaseSnapshot(
-                case.reference,
-                case.state,
-                orjson.loads(case.data),
-                viewer,
-                self.clock.now(),
-                lambda: [DocumentView(d.doc_type, d.name, d.sha256) for d in documents],
-                fields=compiled.definition.fields,
-                _opened_at_text=case.opened_at,
-                _load_history=_history_loader(tx, case.id),
-            )
+            snapshot = self._snapshot(tx, case, compiled, viewer, documents)
             steps = []
             if not compiled.is_final(case.state):
                 for transition in compiled.transitions_from(case.state):
@@ -414,13 +396,19 @@ class Engine(CaseRecords):
             raise StaleRecord(reference)
         return case, self._compiled.get(tx, case.workflow_id, case.workflow_version)
 
-    def _snapshot(self, tx: Tx, case: CaseRow, actor: Actor) -> CaseSnapshot:
-        definition = self._compiled.get(tx, case.workflow_id, case.workflow_version).definition
+    def _snapshot(
+        self,
+        tx: Tx,
+        case: CaseRow,
+        compiled: CompiledWorkflow,
+        actor: Actor,
+        documents: Sequence[DocumentRow] | None = None,
+    ) -> CaseSnapshot:
+        """What controls see; documents and history are read only if a control asks."""
 
-        def documents() -> list[DocumentView]:
-            return [
-                DocumentView(d.doc_type, d.name, d.sha256) for d in tx.documents_of_case(case.id)
-            ]
+        def document_views() -> list[DocumentView]:
+            rows = documents if documents is not None else tx.documents_of_case(case.id)
+            return [DocumentView(d.doc_type, d.name, d.sha256) for d in rows]
 
         return CaseSnapshot(
             case.reference,
@@ -428,8 +416,8 @@ class Engine(CaseRecords):
             orjson.loads(case.data),
             actor,
             self.clock.now(),
-            documents,
-            fields=definition.fields,
+            document_views,
+            fields=compiled.definition.fields,
             _opened_at_text=case.opened_at,
             _load_history=_history_loader(tx, case.id),
         )

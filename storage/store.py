@@ -118,11 +118,6 @@ class Tx:
         row = self._one(self._sql.case_by_reference, {"reference": reference})
         return CaseRow(*row) if row else None
 
-    def case_by_id(self, case_id: int) -> CaseRow | None:
-        """The case with this id, or None."""
-        row = self._one(self._sql.case_by_id, {"case_id": case_id})
-        return CaseRow(*row) if row else None
-
     def insert_case(self, row: CaseRow) -> int:
         """Insert a new case (its ``id`` is ignored) and return the id it was given."""
         params = {name: getattr(row, name) for name in CaseRow._fields if name != "id"}

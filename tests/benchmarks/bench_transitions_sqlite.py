@@ -268,7 +268,7 @@ def breakdown(workdir: Path, folder: Path, sizes: Sizes) -> None:
             engine.store.write() as tx,
         ):
             case, compiled = engine._load(tx, reference(number), None)
-            snapshot = engine._snapshot(tx, case, AGENT)
+            snapshot = engine._snapshot(tx, case, compiled, AGENT)
             decide(compiled, snapshot, TRIGGER_FROM[case.state])
             tx.execute(RAW_UPDATE_SQLITE, update)
             tx.execute(RAW_INSERT_SQLITE, insert)
@@ -280,7 +280,7 @@ def breakdown(workdir: Path, folder: Path, sizes: Sizes) -> None:
             engine.store.write() as tx,
         ):
             case, compiled = engine._load(tx, reference(number), None)
-            snapshot = engine._snapshot(tx, case, AGENT)
+            snapshot = engine._snapshot(tx, case, compiled, AGENT)
             trigger = TRIGGER_FROM[case.state]
             decided = decide(compiled, snapshot, trigger)
             make_entry(
