@@ -23,11 +23,11 @@ postgres:
 	@bash scripts/ensure-postgres
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine storage workflows tests
-	$(BIN)/ruff format --check engine storage workflows tests
+	$(BIN)/ruff check engine storage workflows tests docs/examples
+	$(BIN)/ruff format --check engine storage workflows tests docs/examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy engine storage workflows tests
+	$(BIN)/mypy engine storage workflows tests docs/examples
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from pydantic import Field, field_validator
 
+import engine.controls_follow_up  # registers the follow-up controls
 import engine.controls_people  # registers the controls on people
 import engine.controls_time  # noqa: F401  (registers the delay control)
 from engine.controls import CaseSnapshot, ControlSpec, Params, field_date, is_missing, register
 from engine.definition import IDENTIFIER
 from engine.errors import EngineError, InvalidValue
 from engine.rules import Rule
+from engine.validation import PathPart, Reference, ReferenceKind
 
 
 @functools.lru_cache(maxsize=1024)
@@ -35,6 +37,20 @@ def compiled_rule(expression: str) -> Rule:
         RuleSyntaxError: The expression is not a valid rule.
     """
     return Rule.compile(expression, where="params.expression")
+
+
+def rule_references(path: tuple[PathPart, ...], expression: str) -> Iterator[Reference]:
+    """The fields a (valid) rule reads and the parameter tables it names, all at ``path``."""
+    rule = compiled_rule(expression)
+    for name in rule.field_names():
+        yield Reference(path, ReferenceKind.FIELD, name)
+    for table in sorted(rule.parameters):
+        yield Reference(path, ReferenceKind.TABLE, table)
+
+
+def _date_field(name: str | None, path: str) -> Iterator[Reference]:
+    if name is not None:
+        yield Reference((path,), ReferenceKind.DATE_FIELD, name)
 
 
 def _rule_text(expression: str) -> str:
@@ -84,6 +100,13 @@ class RequiredFieldsParams(Params):
     def _compiles(cls, value: str | None) -> str | None:
         return None if value is None else _rule_text(value)
 
+    def references(self) -> Iterator[Reference]:
+        """The required fields; the fields and tables the condition reads."""
+        for index, name in enumerate(self.fields):
+            yield Reference(("fields", index), ReferenceKind.FIELD, name)
+        if self.when is not None:
+            yield from rule_references(("when",), self.when)
+
 
 def _required_fields(params: RequiredFieldsParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
     if params.when is not None:
@@ -124,6 +147,13 @@ class RequiredDocumentsParams(Params):
                 raise ValueError(f"le nombre minimal de « {doc_type} » doit être au moins 1")
         return value
 
+    def references(self) -> Iterator[Reference]:
+        """The document types required, listed or counted."""
+        for index, doc_type in enumerate(self.types):
+            yield Reference(("types", index), ReferenceKind.DOCUMENT, doc_type)
+        for doc_type in self.min_count:
+            yield Reference(("min_count", doc_type), ReferenceKind.DOCUMENT, doc_type)
+
 
 def _required_documents(
     params: RequiredDocumentsParams, snapshot: CaseSnapshot
@@ -159,6 +189,11 @@ class RuleParams(Params):
     @classmethod
     def _compiles(cls, value: str) -> str:
         return _rule_text(value)
+
+    def references(self) -> Iterator[Reference]:
+        """The fields and tables the expression reads; the reference date field."""
+        yield from rule_references(("expression",), self.expression)
+        yield from _date_field(self.reference_date_field, "reference_date_field")
 
 
 def _rule(params: RuleParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
@@ -208,6 +243,12 @@ class ThresholdParams(Params):
         pattern=IDENTIFIER,
         description="Champ date donnant la date du seuil (défaut : ouverture du dossier).",
     )
+
+    def references(self) -> Iterator[Reference]:
+        """The amount (or integer) field, the table and the reference date field."""
+        yield Reference(("field",), ReferenceKind.NUMBER_FIELD, self.field)
+        yield Reference(("table",), ReferenceKind.TABLE, self.table)
+        yield from _date_field(self.reference_date_field, "reference_date_field")
 
 
 def _threshold(params: ThresholdParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
@@ -273,3 +314,13 @@ THRESHOLD = register(
         params=ThresholdParams,
     )
 )
+
+
+# ---------------------------------------------------------------------------------- plugins
+# Last, once every built-in control is registered (a plugin cannot take a built-in's name):
+# the controls of the installed ``jalon.controls`` plugins. A bad plugin is left out with a
+# French warning on standard error instead of failing this import (every command imports it,
+# ``jalon --help`` included); a definition naming one of its controls is then refused.
+from engine.control_plugins import load_plugins  # noqa: E402  (plugins come after the built-ins)
+
+load_plugins(strict=False)

@@ -5,27 +5,31 @@ French reason. Every control of a transition is evaluated on every attempt, with
 short-circuit, so that the audit trail records each result. A control that raises is a bug
 (``ControlError``), never a finding. Each control declares a small pydantic model of its
 parameters (unknown keys forbidden): ``engine.validation`` reports bad parameters at their
-line when the definition is loaded, and ``evaluate`` gives the check the parsed model. The
-catalogue of built-in controls is in ``engine.control_catalogue`` (and ``engine.controls_time``);
-plugins through the ``jalon.controls`` entry point come next.
+line when the definition is loaded, and ``evaluate`` gives the check the parsed model. A
+parameter model whose values name things of the definition (fields, triggers, document types,
+parameter tables) lists them with a ``references()`` method (:class:`NamesReferences`), so
+that validation reports a name that does not exist at its line. The built-in controls are in
+``engine.control_catalogue`` and the ``engine.controls_*`` modules it imports; plugins add
+theirs through the ``jalon.controls`` entry point (``engine.control_plugins``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.actors import Actor
 from engine.definition import ControlRef, FieldDef, Severity
-from engine.errors import ControlError
+from engine.errors import ControlError, EngineError
 from engine.parameters import ParameterBook
+from engine.validation import Reference
 
 PARAMETERS_FOLDER = Path(__file__).resolve().parents[1] / "workflows" / "parameters"
 """The legal parameter tables of the library (a path only: the core does not import it)."""
@@ -174,6 +178,20 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@runtime_checkable
+class NamesReferences(Protocol):
+    """A parameter model whose values name fields, triggers, document types or tables.
+
+    ``references()`` lists each name with its path under ``params`` and its kind
+    (``engine.validation.ReferenceKind``); it runs only when a definition is validated,
+    never when the control is evaluated.
+    """
+
+    def references(self) -> Iterable[Reference]:
+        """Every name the parameters refer to, in the order they are written."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ControlSpec:
     """A control of the catalogue: its name, default ISO clause, what it checks, its params."""
@@ -205,6 +223,25 @@ class ControlSpec:
         except ValidationError as error:
             return _findings(error)
         return []
+
+    def param_references(self, params: Mapping[str, Any]) -> list[Reference]:
+        """The names ``params`` refer to (see :class:`NamesReferences`).
+
+        Empty when the parameters are invalid (``param_problems`` reports them) or when the
+        control's parameter model names nothing of the definition.
+        """
+        try:
+            parsed = self.params.model_validate(dict(params))
+        except ValidationError:
+            return []
+        return list(parsed.references()) if isinstance(parsed, NamesReferences) else []
+
+    def parameter_tables(self) -> frozenset[str] | None:
+        """Ids of the library's parameter tables; ``None`` when they cannot be read."""
+        try:
+            return frozenset(table.id for table in default_parameters().tables())
+        except EngineError:
+            return None
 
     def describe_params(self) -> list[tuple[str, str, bool]]:
         """(name, description, required) of each parameter, in the model's order."""

@@ -13,11 +13,13 @@ They read the case's history (its audit entries, loaded on first use only):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 
 from engine.controls import CaseSnapshot, ControlSpec, Params, register
 from engine.definition import IDENTIFIER
+from engine.validation import Reference, ReferenceKind
 
 DECLARATION_KIND = "case.declaration"
 CHECKLIST_KIND = "case.checklist_ticked"
@@ -32,6 +34,11 @@ def _identifiers(values: list[str], what: str) -> list[str]:
     return values
 
 
+def _trigger_references(key: str, triggers: list[str]) -> Iterator[Reference]:
+    for index, trigger in enumerate(triggers):
+        yield Reference((key, index), ReferenceKind.TRIGGER, trigger)
+
+
 class FourEyesParams(Params):
     """Parameters of ``four_eyes``."""
 
@@ -44,6 +51,10 @@ class FourEyesParams(Params):
     @classmethod
     def _triggers(cls, value: list[str]) -> list[str]:
         return _identifiers(value, "déclencheur")
+
+    def references(self) -> Iterator[Reference]:
+        """The triggers of the earlier steps."""
+        return _trigger_references("not_actor_of", self.not_actor_of)
 
 
 def _four_eyes(params: FourEyesParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
@@ -80,6 +91,10 @@ class ConflictDeclarationsParams(Params):
     @classmethod
     def _triggers(cls, value: list[str]) -> list[str]:
         return _identifiers(value, "déclencheur")
+
+    def references(self) -> Iterator[Reference]:
+        """The triggers whose actors must have declared."""
+        return _trigger_references("steps", self.steps)
 
 
 def _conflict_declarations(

@@ -9,6 +9,7 @@ legal calendar); the French reason gives the computed date and how it was counte
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 
 from pydantic import Field, field_validator
@@ -18,6 +19,7 @@ from engine.definition import IDENTIFIER
 from engine.errors import EngineError, InvalidValue
 from engine.legal_calendar import DEFAULT_CALENDAR, calendar_for, french_date
 from engine.legal_periods import Method, Period, compute_due
+from engine.validation import Reference, ReferenceKind
 
 
 class DelayKind(StrEnum):
@@ -66,6 +68,11 @@ class DelayParams(Params):
             return Method.parse(value).value
         except InvalidValue as error:
             raise ValueError(str(error)) from error
+
+    def references(self) -> Iterator[Reference]:
+        """The two date fields."""
+        yield Reference(("from_field",), ReferenceKind.DATE_FIELD, self.from_field)
+        yield Reference(("to_field",), ReferenceKind.DATE_FIELD, self.to_field)
 
 
 def _delay(params: DelayParams, snapshot: CaseSnapshot) -> tuple[bool, str]:

@@ -51,6 +51,25 @@ _ALLOWED = frozenset(
     name for name in (*base_functions, *FUNCTIONS, *_MACROS) if name[0].isalpha()
 ) - {"null_type"}
 _REFUSED = frozenset({"member_object", "dot_ident", "dot_ident_arg"})
+_COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+"""The list macros whose first argument names a variable (``lots.all(l, l != "")``)."""
+TYPE_NAMES = frozenset(
+    [
+        "bool",
+        "bytes",
+        "double",
+        "duration",
+        "int",
+        "list",
+        "map",
+        "null_type",
+        "string",
+        "timestamp",
+        "type",
+        "uint",
+    ]
+)
+"""CEL's type names, which a rule may read as values (``type(offres) == int``)."""
 
 
 class ParameterLookup(Protocol):
@@ -125,6 +144,17 @@ class Rule:
         except RecursionError as error:
             raise _syntax_error(where, expression, "expression trop imbriquée") from error
         return cls(expression, where, _check_tree(ast, where, expression), ast)
+
+    def field_names(self) -> tuple[str, ...]:
+        """The case fields the rule reads, in the order they are written, each once.
+
+        A field is a free name (``montant_estime``) or a member of the map of all fields
+        (``dossier.montant_estime``, ``dossier["montant_estime"]``); the variables of the list
+        macros (``l`` in ``lots.all(l, l != "")``), ``dossier`` itself and CEL's type names
+        (:data:`TYPE_NAMES`) are not fields. Walked on demand (when a definition is
+        validated), never when the rule is evaluated.
+        """
+        return _names_read(self._ast)
 
     def evaluate(
         self,
@@ -231,6 +261,51 @@ def _check_tree(ast: celpy.Expression[Any], where: str, expression: str) -> froz
                 raise _syntax_error(where, expression, detail + ', par exemple param("seuil_decp")')
             parameters.add(match.group(2))
     return frozenset(parameters)
+
+
+def _names_read(ast: celpy.Expression[Any]) -> tuple[str, ...]:
+    """The field names read by ``ast`` (see :meth:`Rule.field_names`); walked without recursion."""
+    found: dict[str, None] = {}
+    stack: list[tuple[Any, frozenset[str]]] = [(ast, frozenset())]
+    while stack:
+        node, bound = stack.pop()
+        if not isinstance(node, celpy.Expression):
+            continue  # a token: a method or member name, an operator, a literal's text
+        children: list[Any] = list(node.children)
+        if node.data == "ident":
+            name = str(children[0])
+            if name not in bound:
+                found.setdefault(name)
+            continue
+        if node.data in ("member_dot", "member_index") and DATA_MAP not in bound:
+            if _ident(children[0]) == DATA_MAP:
+                key = str(children[1]) if node.data == "member_dot" else _quoted(children[1])
+                if key is not None:
+                    found.setdefault(key)
+                children = children[1:]
+        elif node.data == "member_dot_arg" and str(children[1]) in _COMPREHENSIONS:
+            arguments = children[2].children if len(children) > 2 else []
+            variable = _ident(arguments[0]) if arguments else None
+            inner = bound if variable is None else bound | {variable}
+            stack.extend((argument, inner) for argument in reversed(arguments[1:]))
+            children = children[:1]
+        stack.extend((child, bound) for child in reversed(children))
+    return tuple(name for name in found if name != DATA_MAP and name not in TYPE_NAMES)
+
+
+def _ident(tree: Any) -> str | None:
+    """The name, when ``tree`` is a name alone (``montant`` but not ``montant + 1``)."""
+    while isinstance(tree, celpy.Expression) and len(tree.children) == 1:
+        if tree.data == "ident":
+            return str(tree.children[0])
+        tree = tree.children[0]
+    return None
+
+
+def _quoted(tree: Any) -> str | None:
+    """The text of a quoted identifier literal alone (``"montant"``), else ``None``."""
+    match = _TABLE_ID.fullmatch(_literal(tree) or "")
+    return match.group(2) if match is not None else None
 
 
 def _literal(tree: Any) -> str | None:

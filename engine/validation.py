@@ -2,8 +2,9 @@
 
 ``engine.definition`` (pydantic) checks the *shape* of a definition; this module checks its
 *meaning*: exactly one initial state, every state reachable and with a way out, no trigger
-leading to two places from one state, coherent field types, known controls. Every problem
-names the field it is about with a path such as ``transitions[2].dest`` or
+leading to two places from one state, coherent field types, known controls whose parameters
+are valid and name fields, triggers, document types and parameter tables that exist. Every
+problem names the field it is about with a path such as ``transitions[2].dest`` or
 ``states.publicite.role``; ``engine.loader`` turns that path into a line of the YAML file.
 """
 
@@ -14,9 +15,10 @@ import json
 import re
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from engine.definition import IDENTIFIER, FieldDef, FieldType, WorkflowDef
+from engine.definition import IDENTIFIER, ControlRef, FieldDef, FieldType, WorkflowDef
 from engine.errors import Problem
 
 PathPart = str | int
@@ -84,6 +86,44 @@ class ParamsChecker(Protocol):
         ...
 
 
+class ReferenceKind(StrEnum):
+    """What a name written in a control's parameters must be in the definition."""
+
+    FIELD = "field"
+    """A field declared under ``fields``, of any type."""
+    DATE_FIELD = "date_field"
+    """A field of type ``date``."""
+    NUMBER_FIELD = "number_field"
+    """A field of type ``amount`` or ``integer``."""
+    TRIGGER = "trigger"
+    """The trigger of a transition of the definition."""
+    DOCUMENT = "document"
+    """A document type listed under ``documents`` of a state."""
+    TABLE = "table"
+    """A legal parameter table (``workflows/parameters/``)."""
+
+
+class Reference(NamedTuple):
+    """A name written in a control's parameters: where (path under ``params``), what, which."""
+
+    path: tuple[PathPart, ...]
+    kind: ReferenceKind
+    name: str
+
+
+@runtime_checkable
+class ReferencesChecker(Protocol):
+    """A control of the catalogue that lists the names its parameters refer to."""
+
+    def param_references(self, params: Mapping[str, Any]) -> Sequence[Reference]:
+        """The names ``params`` refer to; empty when the parameters are not valid."""
+        ...
+
+    def parameter_tables(self) -> Collection[str] | None:
+        """Ids of the parameter tables; ``None`` when they cannot be read (not checked)."""
+        ...
+
+
 def validate_definition(
     defn: WorkflowDef, known_controls: Collection[str] | None = None
 ) -> list[Problem]:
@@ -93,7 +133,8 @@ def validate_definition(
         defn: The parsed definition.
         known_controls: Names of the controls in the catalogue; ``None`` skips that check.
             A mapping of names to controls that can check their parameters (such as
-            ``engine.controls.catalogue()``) also has each control's ``params`` checked.
+            ``engine.controls.catalogue()``) also has each control's ``params`` checked,
+            and the fields, triggers, document types and parameter tables they name.
 
     Returns:
         Every problem found, in the order of the checks (path ``""``, line ``None``: the
@@ -362,8 +403,80 @@ def _check_controls(defn: WorkflowDef, known_controls: Collection[str]) -> Itera
                     f"{available}",
                 )
             elif isinstance(known_controls, Mapping):
-                spec = known_controls[ref.control]
-                if isinstance(spec, ParamsChecker):
-                    for parts, message in spec.param_problems(ref.params):
-                        where = ("transitions", index, "controls", position, "params", *parts)
-                        yield where, f"contrôle « {ref.control} » : {message}"
+                here = ("transitions", index, "controls", position, "params")
+                for parts, message in _params_findings(defn, known_controls[ref.control], ref):
+                    yield (*here, *parts), f"contrôle « {ref.control} » : {message}"
+
+
+def _params_findings(defn: WorkflowDef, spec: object, ref: ControlRef) -> Iterator[Finding]:
+    """The problems of a control's parameters, then (when they are valid) of what they name."""
+    problems = spec.param_problems(ref.params) if isinstance(spec, ParamsChecker) else []
+    yield from problems
+    if problems or not isinstance(spec, ReferencesChecker):
+        return
+    for reference in spec.param_references(ref.params):
+        if reference.kind is ReferenceKind.TABLE:
+            message = _table_problem(reference.name, spec.parameter_tables())
+        elif reference.kind is ReferenceKind.TRIGGER:
+            message = _trigger_problem(defn, reference.name)
+        elif reference.kind is ReferenceKind.DOCUMENT:
+            message = _document_problem(defn, reference.name)
+        else:
+            message = _field_problem(defn, reference.name, _FIELD_TYPES.get(reference.kind))
+        if message is not None:
+            yield reference.path, message
+
+
+_FIELD_TYPES: dict[ReferenceKind, tuple[FieldType, ...]] = {
+    ReferenceKind.DATE_FIELD: (FieldType.DATE,),
+    ReferenceKind.NUMBER_FIELD: (FieldType.AMOUNT, FieldType.INTEGER),
+}
+"""The field types a reference of each kind accepts (any type when the kind is not here)."""
+
+
+def _field_problem(
+    defn: WorkflowDef, name: str, wanted: tuple[FieldType, ...] | None
+) -> str | None:
+    fitting = [n for n, f in defn.fields.items() if wanted is None or f.type in wanted]
+    expected = " ou ".join(f"« {kind.value} »" for kind in wanted or ())
+    found = defn.fields.get(name)
+    if found is None:
+        hint = _suggest(name, fitting) or _suggest(name, defn.fields)
+        typed = f" avec le type {expected}" if wanted else ""
+        return f"champ « {name} » inconnu{hint} : il doit être déclaré sous « fields »{typed}"
+    if wanted is not None and found.type not in wanted:
+        others = f" ; champs de ce type : {', '.join(fitting)}" if fitting else ""
+        return (
+            f"le champ « {name} » est de type « {found.type.value} » : un champ de type "
+            f"{expected} est attendu{others}"
+        )
+    return None
+
+
+def _trigger_problem(defn: WorkflowDef, name: str) -> str | None:
+    triggers = list(dict.fromkeys(transition.trigger for transition in defn.transitions))
+    if name in triggers:
+        return None
+    return (
+        f"déclencheur « {name} » inconnu{_suggest(name, triggers)} : aucune transition de la "
+        "procédure ne porte ce déclencheur"
+    )
+
+
+def _document_problem(defn: WorkflowDef, name: str) -> str | None:
+    documents = list(dict.fromkeys(d for state in defn.states.values() for d in state.documents))
+    if name in documents:
+        return None
+    return (
+        f"type de pièce « {name} » inconnu{_suggest(name, documents)} : il doit figurer dans "
+        "la liste « documents » d'une étape"
+    )
+
+
+def _table_problem(name: str, tables: Collection[str] | None) -> str | None:
+    if tables is None or name in tables:
+        return None
+    return (
+        f"table de paramètres « {name} » inconnue{_suggest(name, tables)} : aucune table de "
+        "paramètres ne porte ce nom (voir docs/parameters.md)"
+    )

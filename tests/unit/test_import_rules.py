@@ -32,11 +32,13 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/case_records.py",  # the service's fact commands (documents, declarations, ticks)
     "engine/command_frame.py",  # the service's command frame: refusals recorded on the store
     "engine/sealing.py",  # the service's checkpoint policy, reading since when facts are unsealed
+    "engine/nonconformity.py",  # opens a non-conformity's case and index row in the step's tx
+    "engine/nc_commands.py",  # the service's register commands (open by hand, list, similar)
     *INTERFACES,
 )
 """Engine modules allowed to import storage beyond ``storage.canonical`` (decision 0005)."""
 
-ENGINE_MAY_IMPORT_WORKFLOWS = ("engine/service.py", *INTERFACES)
+ENGINE_MAY_IMPORT_WORKFLOWS = ("engine/service.py", "engine/nonconformity.py", *INTERFACES)
 """Engine modules that know where the procedure library lives."""
 
 ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
@@ -48,8 +50,7 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
         "engine/definition_messages.py",
         "engine/loader.py",
         "engine/controls.py",
-        "engine/controls_time.py",
-        "engine/controls_people.py",
+        "engine/controls_*.py",  # each module of built-in controls has its parameter models
         "engine/control_catalogue.py",
     ),
     "structlog": ("engine/log.py", "engine/service.py"),
