@@ -47,6 +47,10 @@ class FieldDef(_Frozen):
     items: FieldType | None = Field(
         default=None, description="Type of the elements of a list field (not list itself)."
     )
+    fixed: bool = Field(
+        default=False,
+        description="Set when the case is opened and never changed afterwards.",
+    )
 
 
 class StateDef(_Frozen):
@@ -72,12 +76,28 @@ class Severity(StrEnum):
     NON_BLOCKING = "non_blocking"
 
 
+class NcSeverity(StrEnum):
+    """How serious a non-conformity is (the auditors' scale)."""
+
+    MAJOR = "major"
+    MINOR = "minor"
+    OBSERVATION = "observation"
+
+
 class ControlRef(_Frozen):
     """A control attached to a transition: which check, with which parameters and message."""
 
     control: Annotated[str, Field(pattern=IDENTIFIER, description="Name in the catalogue.")]
     clause: str | None = Field(default=None, description="ISO 9001 clause, e.g. '8.5.1'.")
     severity: Severity = Severity.BLOCKING
+    nc_severity: NcSeverity | None = Field(
+        default=None,
+        description=(
+            "Severity of the non-conformity raised when the control fails and the step passes "
+            "anyway (non-blocking control, or derogation); default: minor for a non-blocking "
+            "control, major for a derogated blocking one."
+        ),
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     message: str | None = Field(default=None, description="Message (en français) on failure.")
 
@@ -120,6 +140,13 @@ class WorkflowDef(_Frozen):
     ]
     description: str | None = None
     legal_references: list[str] = Field(default_factory=list)
+    derogation_roles: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Roles holding the authority to pass a step despite failing blocking controls, "
+            "with a written justification; empty means no derogation is possible."
+        ),
+    )
     fields: dict[str, FieldDef] = Field(default_factory=dict)
     states: dict[str, StateDef]
     transitions: list[TransitionDef]
@@ -140,6 +167,10 @@ class WorkflowDef(_Frozen):
 
 
 def content_digest(definition: WorkflowDef) -> str:
-    """Return the SHA-256 hex digest of ``definition``'s canonical JSON."""
-    body = canonical_json(definition.model_dump(mode="json"))
+    """Return the SHA-256 hex digest of ``definition``'s canonical JSON.
+
+    Keys left at their default value are omitted, so that a new optional key of the format
+    does not change the digest of the definitions that do not use it.
+    """
+    body = canonical_json(definition.model_dump(mode="json", exclude_defaults=True))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()

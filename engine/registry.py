@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from engine.definition import WorkflowDef
-from engine.errors import DefinitionConflict, UnknownWorkflow
+from engine.errors import DefinitionConflict, DefinitionError, UnknownWorkflow
 from engine.loader import load_definition_text
 from engine.machine import CompiledWorkflow, compile_workflow
 from storage.store import Tx, WorkflowRow
@@ -34,13 +34,26 @@ def check_registrable(existing: WorkflowRow | None, definition: WorkflowDef, dig
     """
     if existing is None:
         return True
-    if existing.digest != digest:
+    if existing.digest != digest and not _same_content(existing, digest):
         raise DefinitionConflict(
             f"La version {definition.version} de « {definition.id} » est déjà enregistrée avec "
             f"un autre contenu (empreinte {existing.digest[:12]}…, la vôtre {digest[:12]}…) : "
             "une version enregistrée ne change plus, incrémentez « version »."
         )
     return False
+
+
+def _same_content(existing: WorkflowRow, digest: str) -> bool:
+    """True when the stored source has ``digest`` under today's digest rule.
+
+    A digest recorded by an older release may have been computed differently (e.g. before
+    optional keys with defaults were added to the model): the stored source is the truth.
+    """
+    try:
+        stored = load_definition_text(existing.source, existing.source_path)
+    except DefinitionError:
+        return False
+    return stored.digest() == digest
 
 
 class CompiledCache:
