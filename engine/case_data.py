@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,18 @@ def parse_case_values(definition: WorkflowDef, values: Mapping[str, str]) -> dic
             )
         parsed[name] = None if raw.strip() == "" else parse_value(field, raw, name=name)
     return parsed
+
+
+def refuse_fixed(definition: WorkflowDef, names: Iterable[str]) -> None:
+    """Refuse changing a field the definition fixes when the case is opened."""
+    for name in names:
+        field = definition.fields.get(name)
+        if field is not None and field.fixed:
+            raise InvalidValue(
+                name,
+                f"Le champ « {name} » ({field.label}) est fixé à l'ouverture du dossier : il ne "
+                "peut plus être modifié.",
+            )
 
 
 def fingerprint(path: Path) -> tuple[int, str]:

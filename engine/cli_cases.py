@@ -13,7 +13,7 @@ from rich.table import Table
 from engine.cli_audit import print_trail
 from engine.cli_context import AS_HELP, actor_from_option, state
 from engine.errors import InvalidValue
-from engine.views import CaseView
+from engine.views import CaseView, FireOutcome
 
 case_app = typer.Typer(
     help="Dossiers : ouvrir, renseigner, joindre, avancer.", no_args_is_help=True
@@ -207,16 +207,37 @@ def fire_command(
     trigger: str,
     actor: AsOption = None,
     if_version: IfVersion = None,
+    derogation: Annotated[
+        str | None,
+        typer.Option(
+            "--derogation",
+            help="Justification écrite d'une dérogation : l'étape passe malgré des contrôles "
+            "bloquants en échec si vous détenez l'autorité de déroger ; chaque contrôle "
+            "dérogé ouvre une non-conformité de type concession.",
+        ),
+    ] = None,
 ) -> None:
     """Franchir une étape si le rôle le permet et si les contrôles bloquants sont satisfaits."""
     engine = state(ctx).engine()
-    outcome = engine.fire(reference, trigger, actor_from_option(actor), if_version)
+    outcome = engine.fire(
+        reference, trigger, actor_from_option(actor), if_version, derogation=derogation
+    )
     typer.echo(
         f"{reference} : {outcome.from_label} → {outcome.to_label} (version {outcome.version})"
     )
+    print_outcome_findings(outcome)
+
+
+def print_outcome_findings(outcome: FireOutcome) -> None:
+    """Print the controls that failed on a step that passed, and what they raised."""
+    if outcome.derogated:
+        typer.echo("  étape franchie par dérogation")
     for result in outcome.results:
         if not result.passed:
-            typer.echo(f"  non bloquant : {result.control} : {result.reason}")
+            kind = "dérogé" if result.blocks else "non bloquant"
+            typer.echo(f"  {kind} : {result.control} : {result.reason}")
+    for nc in outcome.nonconformities:
+        typer.echo(f"  non-conformité ouverte : {nc}")
 
 
 @case_app.command("show")

@@ -1,8 +1,10 @@
 """``jalon demo``: a scripted walk of a MAPA through every step, on a fresh SQLite file.
 
-It shows what the foundation does: a case opened and filled in, documents fingerprinted,
-steps refused by a control or by a role (and the refusals recorded), a procedure declared
-sans suite, the hash-chained trail verified and sealed by a checkpoint. Time is simulated.
+It shows a case opened and filled in, documents fingerprinted, steps refused by a control or
+by a role (and the refusals recorded), a procedure declared sans suite, a non-blocking control
+and a derogation raising non-conformities, one of them treated to closure
+(``engine.demo_quality``), and the hash-chained trail verified and sealed by a checkpoint.
+Time is simulated.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.table import Table
 
 from engine.actors import Actor
 from engine.clock import FrozenClock
+from engine.demo_quality import quality_story
 from engine.errors import CommandRefused
 from engine.log import configure_logging
 from engine.service import Engine
@@ -88,6 +91,12 @@ def demo_command(
     try:
         reference = _walk(engine, clock, pieces, out)
         _sans_suite(engine, clock, out)
+        nc = quality_story(
+            engine,
+            clock,
+            lambda case, doc_type, actor: _attach(engine, case, pieces, doc_type, actor),
+            out,
+        )
         checkpoint = engine.checkpoint()
         report = engine.verify()
         out.rule("Piste d'audit")
@@ -112,6 +121,8 @@ def demo_command(
             f"jalon --db {db} case history {reference}",
             f"jalon --db {db} audit verify",
             f"jalon --db {db} case list",
+            f"jalon --db {db} nc list",
+            f"jalon --db {db} nc show {nc}",
             "jalon workflows show mapa",
             "jalon workflows diagram mapa",
         ):

@@ -140,6 +140,12 @@ class ControlsFailed(CommandRefused):
     code = "controles_non_satisfaits"
 
 
+class DerogationRefused(CommandRefused):
+    """A derogation was asked without the authority for this workflow, or without justification."""
+
+    code = "derogation_refusee"
+
+
 class CaseClosed(CommandRefused):
     """The case is in a final state and accepts no further change."""
 

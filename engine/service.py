@@ -18,7 +18,7 @@ import orjson
 import engine.control_catalogue  # noqa: F401  (registers the built-in controls)
 from engine.actors import Actor
 from engine.case import decide, roles_allow
-from engine.case_data import parse_case_values
+from engine.case_data import parse_case_values, refuse_fixed
 from engine.case_records import CaseRecords
 from engine.clock import Clock, clock_from_environment
 from engine.command_frame import CommandFrame
@@ -32,6 +32,8 @@ from engine.errors import (
 from engine.facts import append_journal, case_entry
 from engine.log import get_logger
 from engine.machine import CompiledWorkflow
+from engine.nc_commands import NonconformityCommands
+from engine.nonconformity import NC_WORKFLOW, NcDraft, drafts_for_step, nc_definition, open_in
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
 from engine.views import AvailableStep, CaseView, FireOutcome
@@ -63,7 +65,7 @@ def _history_loader(tx: Tx, case_id: int) -> Callable[[], list[HistoryEntry]]:
     return history
 
 
-class Engine(CaseRecords):
+class Engine(CaseRecords, NonconformityCommands):
     """Jalon's commands on one database; thread-safe (one connection per thread)."""
 
     def __init__(
@@ -111,43 +113,51 @@ class Engine(CaseRecords):
         self, definition: WorkflowDef, source: str, source_path: str, actor: Actor
     ) -> Registration:
         """Register a definition version (idempotent for the same content)."""
-        digest = definition.digest()
         with (
             self._command("workflow.register", actor, workflow=definition.id) as log,
             self.store.write() as tx,
         ):
-            created = check_registrable(
-                tx.workflow(definition.id, definition.version), definition, digest
-            )
+            created = self._register_in(tx, definition, source, source_path, actor)
             if created:
-                at = self._now()
-                tx.insert_workflow(
-                    WorkflowRow(
-                        definition.id,
-                        definition.version,
-                        digest,
-                        definition.title,
-                        source,
-                        source_path,
-                        at,
-                        actor.user,
-                    )
-                )
-                log.info("workflow.registered", version=definition.version, digest=digest)
-                append_journal(
-                    tx,
+                log.info("workflow.registered", version=definition.version)
+        return Registration(definition.id, definition.version, definition.digest(), created)
+
+    def _register_in(
+        self, tx: Tx, definition: WorkflowDef, source: str, source_path: str, actor: Actor
+    ) -> bool:
+        """Register a definition version inside ``tx``; True when it was not registered yet."""
+        digest = definition.digest()
+        created = check_registrable(
+            tx.workflow(definition.id, definition.version), definition, digest
+        )
+        if created:
+            at = self._now()
+            tx.insert_workflow(
+                WorkflowRow(
+                    definition.id,
+                    definition.version,
+                    digest,
+                    definition.title,
+                    source,
+                    source_path,
                     at,
-                    actor,
-                    "workflow.registered",
-                    {
-                        "workflow": definition.id,
-                        "version": definition.version,
-                        "digest": digest,
-                        "title": definition.title,
-                        "path": source_path,
-                    },
+                    actor.user,
                 )
-        return Registration(definition.id, definition.version, digest, created)
+            )
+            append_journal(
+                tx,
+                at,
+                actor,
+                "workflow.registered",
+                {
+                    "workflow": definition.id,
+                    "version": definition.version,
+                    "digest": digest,
+                    "title": definition.title,
+                    "path": source_path,
+                },
+            )
+        return created
 
     def _ensure_registered(self, definition: WorkflowDef, actor: Actor) -> None:
         path = self.catalogue.path_of(definition.id, definition.version)
@@ -178,6 +188,12 @@ class Engine(CaseRecords):
                         f"Organisation « {org} » invalide : un code en majuscules de 2 à 16 "
                         "caractères (lettres et chiffres), par exemple AMP."
                     ),
+                )
+            if workflow_id == NC_WORKFLOW:
+                raise InvalidValue(
+                    "procedure",
+                    "Une non-conformité s'ouvre avec « jalon nc open DOSSIER » (ou par un "
+                    "contrôle) : elle doit être rattachée au dossier qu'elle concerne.",
                 )
             definition = self.catalogue.get(workflow_id, version)
             data = parse_case_values(definition, values or {})  # before writing anything
@@ -243,6 +259,7 @@ class Engine(CaseRecords):
         def set_data(
             _tx: Tx, case: CaseRow, compiled: CompiledWorkflow, _at: str
         ) -> tuple[dict[str, Any], str]:
+            refuse_fixed(compiled.definition, values)
             new = parse_case_values(compiled.definition, values)
             data = orjson.loads(case.data)
             previous = {name: data.get(name) for name in new}
@@ -259,32 +276,57 @@ class Engine(CaseRecords):
         return self.show(reference)
 
     def fire(
-        self, reference: str, trigger: str, actor: Actor, expected_version: int | None = None
+        self,
+        reference: str,
+        trigger: str,
+        actor: Actor,
+        expected_version: int | None = None,
+        *,
+        derogation: str | None = None,
     ) -> FireOutcome:
-        """Take the step ``trigger`` if allowed and every blocking control holds."""
+        """Take the step ``trigger`` if allowed and every blocking control holds.
+
+        ``derogation`` is the written justification of a derogation: the step then passes
+        despite failing blocking controls if ``actor`` holds the workflow's derogation
+        authority, and each derogated control raises a concession. Failing non-blocking
+        controls raise non-conformities. They are opened in the step's own transaction.
+        """
         with self._command("case.fire", actor, case=reference, trigger=trigger) as log:
             with self.store.write() as tx:
                 case, compiled = self._load(tx, reference, expected_version)
                 snapshot = self._snapshot(tx, case, compiled, actor)
-                decision = decide(compiled, snapshot, trigger)
+                decision = decide(compiled, snapshot, trigger, derogation)
                 if decision.refusal is not None:
                     decision.refusal.details["controls"] = [
                         result.as_payload() for result in decision.results
                     ]
                     raise decision.refusal
                 assert decision.dest is not None
+                assert decision.transition is not None
+                payload: dict[str, Any] = {
+                    "trigger": trigger,
+                    "roles": sorted(actor.roles),
+                    "controls": [result.as_payload() for result in decision.results],
+                }
+                raised: list[str] = []
+                if not all(result.passed for result in decision.results):
+                    drafts = drafts_for_step(
+                        decision.transition,
+                        decision.results,
+                        actor,
+                        derogation if decision.derogated else None,
+                    )
+                    raised = self._raise_in(tx, case, case.head_seq + 1, drafts, actor)
+                    payload["nonconformities"] = raised
+                if decision.derogated:
+                    payload["derogation"] = {
+                        "authorised_by": actor.user,
+                        "justification": (derogation or "").strip(),
+                        "controls": [r.control for r in decision.results if r.blocks],
+                    }
                 at = utc_text(snapshot.now)
                 entry = case_entry(
-                    case,
-                    at,
-                    actor,
-                    "case.transition",
-                    {
-                        "trigger": trigger,
-                        "roles": sorted(actor.roles),
-                        "controls": [result.as_payload() for result in decision.results],
-                    },
-                    to_state=decision.dest,
+                    case, at, actor, "case.transition", payload, to_state=decision.dest
                 )
                 closed_at = at if compiled.is_final(decision.dest) else None
                 tx.record_step(
@@ -295,7 +337,13 @@ class Engine(CaseRecords):
                     updated_at=at,
                     closed_at=closed_at,
                 )
-            log.info("case.fired", from_state=case.state, to_state=decision.dest)
+            log.info(
+                "case.fired",
+                from_state=case.state,
+                to_state=decision.dest,
+                derogated=decision.derogated,
+                nonconformities=len(raised),
+            )
         states = compiled.definition.states
         return FireOutcome(
             reference,
@@ -306,7 +354,20 @@ class Engine(CaseRecords):
             states[decision.dest].label,
             case.version + 1,
             decision.results,
+            tuple(raised),
+            decision.derogated,
         )
+
+    def _raise_in(
+        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
+    ) -> list[str]:
+        """Open each draft non-conformity on ``source`` inside ``tx``; return their references."""
+        if not drafts:
+            return []
+        definition, text, path = nc_definition(self.catalogue)
+        self._register_in(tx, definition, text, path, actor)
+        now = self.clock.now()
+        return [open_in(tx, definition, source, source_seq, d, actor, now) for d in drafts]
 
     # ------------------------------------------------------------------ queries
 

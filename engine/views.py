@@ -60,3 +60,8 @@ class FireOutcome(NamedTuple):
     to_label: str
     version: int
     results: tuple[ControlResult, ...]
+    nonconformities: tuple[str, ...] = ()
+    """References of the non-conformities the step raised (failing non-blocking or derogated
+    controls)."""
+    derogated: bool = False
+    """True when the step passed on a derogation."""

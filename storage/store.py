@@ -81,6 +81,11 @@ class Tx:
         self._dialect = dialect
         self._integrity_error = integrity_error
 
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``: which compiled SQL this transaction runs."""
+        return self._dialect
+
     def _one(self, statement: str, params: dict[str, Any]) -> Any:
         self._cursor.execute(statement, params)
         return self._cursor.fetchone()

@@ -79,6 +79,31 @@ class DocumentRecord(SQLModel, table=True):
     attached_by: str = Field(max_length=200)
 
 
+class NonconformityRecord(SQLModel, table=True):
+    """Where a non-conformity comes from: the index that lists and groups them.
+
+    The non-conformity itself is a case of the ``non_conformite`` workflow (``case_id``): its
+    lifecycle, data and hash chain are a case's. This row repeats, for queries, the fields
+    fixed when it was opened (its case data holds the same values and they never change).
+    """
+
+    __tablename__ = "nonconformities"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    source_case_id: int = Field(foreign_key="cases.id", index=True)
+    source_seq: int = Field(description="Seq of the entry of the source case that raised it.")
+    workflow_id: str = Field(max_length=64)
+    workflow_version: int
+    trigger: str | None = Field(default=None, max_length=64)
+    control: str | None = Field(default=None, max_length=64, index=True)
+    clause: str | None = Field(default=None, max_length=16, index=True)
+    severity: str = Field(max_length=16)
+    origin: str = Field(max_length=32)
+    nature: str = Field(max_length=16)
+    raised_at: str = Field(max_length=TIMESTAMP_LENGTH)
+    raised_by: str = Field(max_length=200)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last sequence number given to a case reference for (organisation, year, code)."""
 

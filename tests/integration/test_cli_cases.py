@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.migrate import HEAD_REVISION
 from tests.integration.sample_workflow import write_library
 
 JALON = str(Path(sys.executable).parent / "jalon")
@@ -132,10 +133,11 @@ def test_audit_verify_exits_4_on_a_tampered_trail(run, tmp_path: Path) -> None: 
 def test_db_upgrade_and_current(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """``jalon db upgrade`` migrates a new database; ``db current`` reports the revision."""
     upgraded = run("db", "upgrade").stdout
-    assert "vide → 0001" in upgraded
+    assert f"vide → {HEAD_REVISION}" in upgraded
     assert (tmp_path / "jalon.db").exists()
-    assert "base : 0001 ; attendue : 0001" in run("db", "current").stdout
-    assert "0001 → 0001" in run("db", "upgrade").stdout
+    current = run("db", "current").stdout
+    assert f"base : {HEAD_REVISION} ; attendue : {HEAD_REVISION}" in current
+    assert f"{HEAD_REVISION} → {HEAD_REVISION}" in run("db", "upgrade").stdout
 
 
 def test_declare_and_check_show_in_the_history(run) -> None:  # type: ignore[no-untyped-def]

@@ -251,7 +251,7 @@ def test_list_shows_the_packaged_library(runner: CliRunner, tmp_path: Path) -> N
     result = _invoke(runner, "--db", str(tmp_path / "absent.db"), "workflows", "list")
     assert result.exit_code == 0
     row = next(line for line in result.stdout.splitlines() if " mapa " in line)
-    for cell in ("mapa", "1", "MAPA", "Marché à procédure adaptée (MAPA)", str(MAPA)):
+    for cell in ("mapa", "2", "MAPA", "Marché à procédure adaptée (MAPA)", str(MAPA)):
         assert f" {cell} " in row
     assert "Enregistrée" not in result.stdout  # no database: no such column
     assert not (tmp_path / "absent.db").exists()  # and none was created
@@ -316,7 +316,7 @@ def test_show_mapa_in_french(runner: CliRunner) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        "Marché à procédure adaptée (MAPA) — mapa v1 (code MAPA) — pilote : "
+        "Marché à procédure adaptée (MAPA) — mapa v2 (code MAPA) — pilote : "
         "Direction de la commande publique"
     )
     for label in (
@@ -349,7 +349,7 @@ def test_diagram_is_mermaid_with_one_final_newline(runner: CliRunner, tmp_path: 
     text = result.stdout
     assert text.splitlines()[:4] == [
         "---",
-        'title: "Marché à procédure adaptée (MAPA) (v1)"',
+        'title: "Marché à procédure adaptée (MAPA) (v2)"',
         "---",
         "stateDiagram-v2",
     ]
@@ -397,10 +397,10 @@ def _journal_kinds(url: str) -> list[str]:
 def test_register_is_idempotent_for_the_same_content(runner: CliRunner, database_url: str) -> None:
     first = _invoke(runner, "--db", database_url, "workflows", "register", str(MAPA), "--as", "bob")
     assert first.exit_code == 0
-    assert first.stdout.startswith("mapa v1 : enregistrée, empreinte ")
+    assert first.stdout.startswith("mapa v2 : enregistrée, empreinte ")
     again = _invoke(runner, "--db", database_url, "workflows", "register", str(MAPA), "--as", "bob")
     assert again.exit_code == 0
-    assert again.stdout.startswith("mapa v1 : déjà enregistrée (identique), empreinte ")
+    assert again.stdout.startswith("mapa v2 : déjà enregistrée (identique), empreinte ")
     assert first.stdout.split("empreinte ")[1] == again.stdout.split("empreinte ")[1]
     assert _journal_kinds(database_url) == ["workflow.registered"]
 
@@ -421,7 +421,7 @@ def test_register_refuses_another_content_under_the_same_version(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(
-        "Refusé : La version 1 de « mapa » est déjà enregistrée avec un autre contenu"
+        "Refusé : La version 2 de « mapa » est déjà enregistrée avec un autre contenu"
     )
     assert "incrémentez « version »" in " ".join(result.stderr.split())
     database = Database(database_url)
@@ -429,7 +429,7 @@ def test_register_refuses_another_content_under_the_same_version(
     try:
         with store.read() as tx:
             entries = tx.entries_of_chain(JOURNAL_CHAIN)
-            registered = tx.workflow("mapa", 1)
+            registered = tx.workflow("mapa", 2)
     finally:
         store.close()
         database.dispose()

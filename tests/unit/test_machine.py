@@ -108,7 +108,7 @@ def test_compile_is_cached_by_content(mapa: WorkflowDef) -> None:
     assert compile_workflow(mapa) is first
     copy = WorkflowDef.model_validate(mapa.model_dump())
     assert compile_workflow(copy) is first
-    changed = mapa.model_copy(update={"version": 2})
+    changed = mapa.model_copy(update={"version": 3})
     assert compile_workflow(changed) is not first
     assert compile_workflow(changed).digest == changed.digest()
 
@@ -142,7 +142,7 @@ def test_mermaid_shows_states_and_labels(compiled: CompiledWorkflow) -> None:
     """The diagram is Mermaid with French state labels, transition labels and start/end marks."""
     text = compiled.mermaid()
     assert "stateDiagram-v2" in text
-    assert 'title: "Marché à procédure adaptée (MAPA) (v1)"' in text
+    assert 'title: "Marché à procédure adaptée (MAPA) (v2)"' in text
     assert 'state "Définition du besoin" as besoin' in text
     assert 'state "Publication des données essentielles (DECP)" as donnees_essentielles' in text
     assert "publicite --> reception_offres: Publier l'avis de marché" in text

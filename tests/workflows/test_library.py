@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import engine.control_catalogue  # noqa: F401  (registers the built-in controls)
+from engine.controls import catalogue
 from engine.errors import UnknownWorkflow
 from engine.loader import collect_problems, load_definition_text
 from engine.machine import compile_workflow
@@ -14,7 +16,8 @@ from engine.schema_export import SCHEMA_FILE_NAME, render_schema
 from workflows.catalogue import ENV_VAR, Catalogue, library_dir, schema_path
 
 LIBRARY_FILES = sorted(library_dir().glob("*.yaml"))
-KNOWN_CONTROLS = {"required_fields", "required_documents"}
+KNOWN_CONTROLS = catalogue()
+"""The whole control catalogue: names, parameters and the names they refer to are checked."""
 
 
 def test_library_is_not_empty() -> None:
@@ -44,15 +47,6 @@ def test_every_definition_compiles_and_draws() -> None:
             assert f" as {name}" in diagram
 
 
-def test_mapa_fields_used_by_controls_are_declared() -> None:
-    """Every field named by a required_fields control of a library file is a declared field."""
-    for _, definition in Catalogue([library_dir()]).all():
-        for transition in definition.transitions:
-            for control in transition.controls:
-                if control.control == "required_fields":
-                    assert set(control.params["fields"]) <= set(definition.fields)
-
-
 def test_schema_file_is_current() -> None:
     """The shipped JSON Schema equals the one generated from the definition models."""
     assert schema_path().read_text(encoding="utf-8") == render_schema(), (
@@ -64,15 +58,18 @@ def test_catalogue_indexes_by_id_and_version(tmp_path: Path) -> None:
     """The catalogue serves the latest version by default and any version on request."""
     mapa = (library_dir() / "mapa.yaml").read_text(encoding="utf-8")
     (tmp_path / "mapa-v2.yaml").write_text(
-        mapa.replace("version: 1", "version: 2"), encoding="utf-8"
+        mapa.replace("version: 2", "version: 3"), encoding="utf-8"
     )
     catalogue = Catalogue([library_dir(), tmp_path])
     assert catalogue.problems == []
-    assert catalogue.versions("mapa") == [1, 2]
-    assert catalogue.get("mapa").version == 2
-    assert catalogue.get("mapa", 1).version == 1
-    assert catalogue.path_of("mapa", 2) == tmp_path / "mapa-v2.yaml"
-    assert [d.version for _, d in catalogue.all()] == [1, 2]
+    assert catalogue.versions("mapa") == [2, 3]
+    assert catalogue.get("mapa").version == 3
+    assert catalogue.get("mapa", 2).version == 2
+    assert catalogue.path_of("mapa", 3) == tmp_path / "mapa-v2.yaml"
+    assert [(d.id, d.version) for _, d in catalogue.all() if d.id == "mapa"] == [
+        ("mapa", 2),
+        ("mapa", 3),
+    ]
 
 
 def test_unknown_workflow_lists_known_ids() -> None:
@@ -106,7 +103,8 @@ def test_invalid_files_do_not_hide_the_others(tmp_path: Path) -> None:
     """A broken file is reported in problems; the valid ones still load."""
     (tmp_path / "casse.yaml").write_text("id: casse\nstates: [\n", encoding="utf-8")
     catalogue = Catalogue([library_dir(), tmp_path])
-    assert catalogue.ids() == ["mapa"]
+    assert "mapa" in catalogue.ids()
+    assert "casse" not in catalogue.ids()
     assert len(catalogue.problems) == 1
     assert catalogue.problems[0].path.endswith("casse.yaml")
 
@@ -115,13 +113,13 @@ def test_environment_adds_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """JALON_WORKFLOWS adds folders to the packaged one; a missing folder is a problem."""
     mapa = (library_dir() / "mapa.yaml").read_text(encoding="utf-8")
     (tmp_path / "mapa-v3.yaml").write_text(
-        mapa.replace("version: 1", "version: 3"), encoding="utf-8"
+        mapa.replace("version: 2", "version: 4"), encoding="utf-8"
     )
     missing = tmp_path / "absent"
     monkeypatch.setenv(ENV_VAR, os.pathsep.join([str(tmp_path), str(missing)]))
     catalogue = Catalogue()
     assert catalogue.folders == (library_dir(), tmp_path, missing)
-    assert catalogue.versions("mapa") == [1, 3]
+    assert catalogue.versions("mapa") == [2, 4]
     assert [p.path for p in catalogue.problems] == [str(missing)]
 
 
