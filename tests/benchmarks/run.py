@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "transitions_postgres": ("tests.benchmarks.bench_transitions_postgres", "run"),
     "verify": ("tests.benchmarks.bench_verify", "run_sqlite"),
     "verify_postgres": ("tests.benchmarks.bench_verify", "run_postgres"),
+    "controls_sqlite": ("tests.benchmarks.bench_controls", "run_sqlite"),
+    "controls_postgres": ("tests.benchmarks.bench_controls", "run_postgres"),
 }
 """Benchmark name -> (module, function taking ``(Sizes, workdir)``), in running order."""
 
