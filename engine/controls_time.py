@@ -9,7 +9,9 @@ legal calendar); the French reason gives the computed date and how it was counte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from datetime import date
 from enum import StrEnum
 
 from pydantic import Field, field_validator
@@ -18,7 +20,7 @@ from engine.controls import CaseSnapshot, ControlSpec, Params, field_date, regis
 from engine.definition import IDENTIFIER
 from engine.errors import EngineError, InvalidValue
 from engine.legal_calendar import DEFAULT_CALENDAR, calendar_for, french_date
-from engine.legal_periods import Method, Period, compute_due
+from engine.legal_periods import Due, Method, Period, compute_due
 from engine.validation import Reference, ReferenceKind
 
 
@@ -88,10 +90,9 @@ def _delay(params: DelayParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
             f"le délai de {Period.parse(params.period).describe()} ne peut pas être calculé"
         )
     try:
-        due = compute_due(start, params.period, calendar=params.calendar, method=params.method)
+        due, how = _due(start, params.period, params.calendar, params.method)
     except EngineError as error:
         return False, f"le délai ne peut pas être calculé : {error}"
-    how = due.explain()[0]
     if params.kind is DelayKind.MINIMUM:
         limit, words = due.earliest_after, "au plus tôt le"
     else:
@@ -107,6 +108,14 @@ def _delay(params: DelayParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
         f"{params.to_field} ({french_date(act)}) {verdict} le délai : {words} "
         f"{french_date(limit)} ({how})"
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _due(start: date, period: str, calendar: str, method: str) -> tuple[Due, str]:
+    """The due date and how it was counted: a pure function of its arguments, so cached
+    (a case's step is checked on every attempt and every preview)."""
+    due = compute_due(start, period, calendar=calendar, method=method)
+    return due, due.explain()[0]
 
 
 DELAY = register(
