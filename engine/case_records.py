@@ -57,17 +57,31 @@ class CaseRecords:
         doc_type: str,
         actor: Actor,
         expected_version: int | None = None,
+        signed_by: str | None = None,
     ) -> DocumentRow:
-        """Record a document (name, type, size, SHA-256, location); the file stays where it is."""
+        """Record a document (name, type, size, SHA-256, location); the file stays where it is.
+
+        ``signed_by`` records who signed it, as declared by ``actor`` (the electronic
+        signature itself is not verified).
+        """
         with self._command("case.attach", actor, case=reference) as log:
             check_code(doc_type, "type", "Type de pièce", "rapport_analyse")
             if not path.is_file():
                 raise InvalidValue("fichier", f"Fichier introuvable : {path}.")
+            signatory = signed_by.strip() if signed_by is not None else None
+            if signed_by is not None and not 2 <= len(signatory or "") <= 200:
+                raise InvalidValue(
+                    "signataire",
+                    "Le signataire s'écrit en toutes lettres (2 à 200 caractères), par exemple "
+                    "« Vice-président délégué à la commande publique ».",
+                )
             size, digest = fingerprint(path)
             location = str(path.resolve())
 
             def document_at(at: str) -> DocumentRow:
-                return DocumentRow(doc_type, path.name, size, digest, location, at, actor.user)
+                return DocumentRow(
+                    doc_type, path.name, size, digest, location, at, actor.user, signatory
+                )
 
             def insert_document(
                 tx: Tx, case: CaseRow, _compiled: CompiledWorkflow, at: str
@@ -80,6 +94,8 @@ class CaseRecords:
                     "sha256": digest,
                     "location": location,
                 }
+                if signatory is not None:
+                    payload["signed_by"] = signatory
                 return payload, case.data
 
             at = self._record_fact(

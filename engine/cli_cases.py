@@ -55,7 +55,13 @@ def case_as_json(view: CaseView) -> dict[str, Any]:
         "closed_at": view.row.closed_at,
         "data": view.data,
         "documents": [
-            {"type": d.doc_type, "name": d.name, "size": d.size, "sha256": d.sha256}
+            {
+                "type": d.doc_type,
+                "name": d.name,
+                "size": d.size,
+                "sha256": d.sha256,
+                "signed_by": d.signed_by,
+            }
             for d in view.documents
         ],
         "steps": [
@@ -87,10 +93,10 @@ def print_case(view: CaseView) -> None:
     out.print(data)
     if view.documents:
         docs = Table(title="Pièces", title_justify="left")
-        for column in ("Type", "Nom", "Taille", "SHA-256"):
+        for column in ("Type", "Nom", "Taille", "SHA-256", "Signée par"):
             docs.add_column(column)
         for d in view.documents:
-            docs.add_row(d.doc_type, d.name, str(d.size), d.sha256[:16] + "…")
+            docs.add_row(d.doc_type, d.name, str(d.size), d.sha256[:16] + "…", d.signed_by or "—")
         out.print(docs)
     if not view.steps:
         out.print("Aucune étape disponible (dossier clos).")
@@ -157,12 +163,24 @@ def attach_command(
     doc_type: Annotated[str, typer.Option("--type", help="Type de pièce, ex. rapport_analyse.")],
     actor: AsOption = None,
     if_version: IfVersion = None,
+    signed_by: Annotated[
+        str | None,
+        typer.Option(
+            "--signed-by",
+            help="Signataire de la pièce, déclaré par vous (la signature électronique elle-même "
+            "n'est pas vérifiée).",
+        ),
+    ] = None,
 ) -> None:
     """Joindre une pièce : son nom, son type, sa taille et son empreinte SHA-256."""
     engine = state(ctx).engine()
-    document = engine.attach(reference, file, doc_type, actor_from_option(actor), if_version)
+    document = engine.attach(
+        reference, file, doc_type, actor_from_option(actor), if_version, signed_by=signed_by
+    )
+    signed = f", signée par {document.signed_by}" if document.signed_by else ""
     typer.echo(
-        f"{reference} : pièce {document.doc_type} « {document.name} » sha256 {document.sha256}"
+        f"{reference} : pièce {document.doc_type} « {document.name} » sha256 "
+        f"{document.sha256}{signed}"
     )
 
 

@@ -138,6 +138,11 @@ class RequiredDocumentsParams(Params):
         default_factory=dict,
         description="Nombre minimal de pièces par type (1 par défaut), ex. {offre: 3}.",
     )
+    signed: list[str] = Field(
+        default_factory=list,
+        description="Types dont seules les pièces signées comptent (jalon case attach "
+        "--signed-by), ex. [acte_engagement].",
+    )
 
     @field_validator("min_count")
     @classmethod
@@ -153,22 +158,34 @@ class RequiredDocumentsParams(Params):
             yield Reference(("types", index), ReferenceKind.DOCUMENT, doc_type)
         for doc_type in self.min_count:
             yield Reference(("min_count", doc_type), ReferenceKind.DOCUMENT, doc_type)
+        for index, doc_type in enumerate(self.signed):
+            yield Reference(("signed", index), ReferenceKind.DOCUMENT, doc_type)
 
 
 def _required_documents(
     params: RequiredDocumentsParams, snapshot: CaseSnapshot
 ) -> tuple[bool, str]:
+    signed = frozenset(params.signed)
     counts: dict[str, int] = {}
+    unsigned: set[str] = set()
     for document in snapshot.documents:
+        if document.doc_type in signed and not document.signed_by:
+            unsigned.add(document.doc_type)
+            continue
         counts[document.doc_type] = counts.get(document.doc_type, 0) + 1
-    wanted = dict.fromkeys(params.types, 1) | params.min_count
+    wanted = dict.fromkeys([*params.types, *params.signed], 1) | params.min_count
     short = []
     for doc_type, needed in wanted.items():
         have = counts.get(doc_type, 0)
         if have < needed:
-            short.append(doc_type if needed == 1 else f"{doc_type} ({have} sur {needed})")
+            label = f"{doc_type} signée" if doc_type in signed else doc_type
+            detail = f" ({have} sur {needed})" if needed > 1 else ""
+            present = " (jointe mais non signée)" if doc_type in unsigned else ""
+            short.append(f"{label}{detail}{present}")
     if short:
         return False, f"pièce(s) manquante(s) : {', '.join(short)}"
+    if signed:
+        return True, "toutes les pièces requises sont jointes, signées quand il le faut"
     return True, "toutes les pièces requises sont jointes"
 
 

@@ -52,6 +52,7 @@ class DocumentView:
     doc_type: str
     name: str
     sha256: str
+    signed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -469,7 +469,7 @@ class Engine(CaseRecords, NonconformityCommands):
 
         def document_views() -> list[DocumentView]:
             rows = documents if documents is not None else tx.documents_of_case(case.id)
-            return [DocumentView(d.doc_type, d.name, d.sha256) for d in rows]
+            return [DocumentView(d.doc_type, d.name, d.sha256, d.signed_by) for d in rows]
 
         return CaseSnapshot(
             case.reference,

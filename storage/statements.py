@@ -57,7 +57,16 @@ CASE_COLUMNS = (
     "closed_at",
 )
 ENTRY_COLUMNS = ("chain_id", "seq", "body", "prev_hash", "hash")
-DOCUMENT_COLUMNS = ("doc_type", "name", "size", "sha256", "location", "attached_at", "attached_by")
+DOCUMENT_COLUMNS = (
+    "doc_type",
+    "name",
+    "size",
+    "sha256",
+    "location",
+    "attached_at",
+    "attached_by",
+    "signed_by",
+)
 WORKFLOW_COLUMNS = (
     "workflow_id",
     "version",

@@ -49,6 +49,7 @@ class DocumentRow(NamedTuple):
     location: str
     attached_at: str
     attached_by: str
+    signed_by: str | None = None
 
 
 class WorkflowRow(NamedTuple):

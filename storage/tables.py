@@ -77,6 +77,11 @@ class DocumentRecord(SQLModel, table=True):
     location: str = Field(max_length=2000)
     attached_at: str = Field(max_length=TIMESTAMP_LENGTH)
     attached_by: str = Field(max_length=200)
+    signed_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Who signed the document, as declared by whoever attached it.",
+    )
 
 
 class NonconformityRecord(SQLModel, table=True):

@@ -168,3 +168,27 @@ def test_declare_and_check_show_in_the_history(run) -> None:  # type: ignore[no-
     assert "Point de liste coché" in history
     assert "devis_compares — preuve : Tableau" in history
     assert "coche refusée" in history
+
+
+def test_a_document_is_attached_with_its_declared_signatory(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    """``--signed-by`` is kept with the document, shown, and written in the trail."""
+    ref = run("case", "open", "achat", "--org", "AMP", "--as", "marie:acheteur").stdout.strip()
+    acte = tmp_path / "acte.pdf"
+    acte.write_bytes(b"%PDF acte")
+    attached = run(
+        "case", "attach", ref, str(acte), "--type", "devis", "--signed-by", "Le vice-président"
+    ).stdout
+    assert "signée par Le vice-président" in attached
+    shown = json.loads(run("case", "show", ref, "--json").stdout)
+    assert shown["documents"][0]["signed_by"] == "Le vice-président"
+    lines = run("audit", "trail", ref, "--json").stdout.splitlines()
+    attached_fact = json.loads(json.loads(lines[-1])["body"])
+    assert attached_fact["kind"] == "case.document_attached"
+    assert attached_fact["payload"]["signed_by"] == "Le vice-président"
+    refused = run(
+        "case", "attach", ref, str(acte), "--type", "devis", "--signed-by", " ", check=False
+    )
+    assert refused.returncode == 1
+    assert "signataire" in refused.stderr

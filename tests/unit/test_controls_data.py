@@ -208,6 +208,41 @@ def test_required_documents_with_no_document_at_all() -> None:
     assert result.reason == "pièce(s) manquante(s) : avis"
 
 
+def signed(doc_type: str, by: str = "Le vice-président", name: str = "s.pdf") -> DocumentView:
+    return DocumentView(doc_type, name, "1" * 64, by)
+
+
+def test_required_documents_signed_counts_only_signed_ones() -> None:
+    params = {"types": ["avis"], "signed": ["acte_engagement"], "min_count": {"lettre_rejet": 2}}
+    unsigned = snap({}, documents=[doc("avis"), doc("acte_engagement")])
+    result = run("required_documents", params | {"min_count": {}}, unsigned)
+    assert not result.passed
+    assert result.reason == (
+        "pièce(s) manquante(s) : acte_engagement signée (jointe mais non signée)"
+    )
+    documents = [doc("avis"), doc("acte_engagement"), signed("acte_engagement")]
+    documents += [signed("lettre_rejet"), doc("lettre_rejet", "b.pdf")]
+    assert run(
+        "required_documents", params | {"min_count": {}}, snap({}, documents=documents)
+    ).passed
+    counted = run(
+        "required_documents",
+        params | {"signed": ["lettre_rejet"]},
+        snap({}, documents=documents),
+    )
+    assert counted.reason == (
+        "pièce(s) manquante(s) : lettre_rejet signée (1 sur 2) (jointe mais non signée)"
+    )
+
+
+def test_required_documents_signed_names_a_declared_type() -> None:
+    controls = """    - control: required_documents
+      params: {types: [avis], signed: [acte]}
+    """
+    problems = {problem.field: problem.message for problem in problems_of(controls)}
+    assert "« acte »" in problems["transitions[0].controls[0].params.signed[0]"]
+
+
 def test_documents_are_not_loaded_when_no_control_needs_them() -> None:
     calls: list[int] = []
 
