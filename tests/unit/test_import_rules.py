@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "storage", "workflows")
 ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
 
-INTERFACES = ("engine/cli*.py", "engine/demo.py")
+INTERFACES = ("engine/cli*.py", "engine/demo*.py")
 """The command line (and its demo): the outer shell, which may wire anything together."""
 
 ENGINE_MAY_IMPORT_STORAGE = (

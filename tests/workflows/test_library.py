@@ -77,7 +77,7 @@ def test_unknown_workflow_lists_known_ids() -> None:
     catalogue = Catalogue([library_dir()])
     with pytest.raises(UnknownWorkflow, match="procédures disponibles : mapa"):
         catalogue.get("appel_offres")
-    with pytest.raises(UnknownWorkflow, match="versions disponibles : 1"):
+    with pytest.raises(UnknownWorkflow, match="versions disponibles : 2"):
         catalogue.get("mapa", 9)
 
 
@@ -94,7 +94,7 @@ def test_same_version_with_other_content_is_a_problem(tmp_path: Path) -> None:
     problem = catalogue.problems[0]
     assert problem.path.endswith("zz-modifiee.yaml")
     assert problem.field == "version"
-    assert problem.line == 8
+    assert problem.line == mapa.splitlines().index("version: 2") + 1
     assert "nouveau numéro de version" in problem.message
     assert catalogue.get("mapa").title == "Marché à procédure adaptée (MAPA)"
 
