@@ -1,40 +1,45 @@
 """Rules written by process owners: CEL expressions on case data, exact amounts, dated parameters.
 
 A rule is a CEL expression (https://cel.dev) compiled once (``Rule.compile``) and evaluated on
-a case's data (``Rule.evaluate``) by celpy's *interpreter* — never its transpiler, which
-would ``exec`` Python — so a rule can only call the functions checked at compile time.
+a case's data (``Rule.evaluate``). celpy's *interpreter* is the reference — never its
+transpiler, which would ``exec`` Python — so a rule only calls functions checked at compile
+time; a fast path (engine/rules_compiled.py) answers instead when it is sure to agree with it.
 Amounts and parameter values are exact decimals (:class:`DecimalValue`), never CEL doubles:
-the arithmetic and comparison operators are replaced by versions that combine decimals with
-CEL integers exactly and refuse doubles. Dates are CEL timestamps at midnight UTC. This is
-the only module that imports celpy. See docs/rules.md.
+the arithmetic and comparison operators combine decimals with CEL integers exactly and refuse
+doubles. Dates are CEL timestamps at midnight UTC. celpy is imported only here and in
+engine/rules_compiled.py. See docs/rules.md.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import operator
 import re
 import sys
+from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, DecimalException, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import celpy
 from celpy import celtypes
 from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError, base_functions
+from celpy.evaluation import Activation, CELEvalError, base_functions, boolean
 
 from engine.definition import FieldDef
 from engine.definition import FieldType as Type
 from engine.errors import EngineError, InvalidValue
+from engine.rules_compiled import DATA_MAP, Program, Reads, cases_map, quoted, reads, translate
 
 MAX_LENGTH = 4000
 """Longest expression accepted, in characters."""
 
-DATA_MAP = "dossier"
-"""Name of the map holding every field of the case (``has(dossier.champ)``)."""
+FAST_PATH = True
+"""Whether ``Rule.evaluate`` tries a rule's fast path; False: the interpreter alone (debugging)."""
 
 FUNCTIONS = ("param", "decimal", "date", "jours_entre")
 """The functions Jalon adds to CEL's standard ones."""
@@ -45,31 +50,17 @@ _CONTEXT = Context(prec=34, traps=[InvalidOperation])
 _AMOUNT_TEXT = re.compile(r"\d{1,18}\.\d{2}")
 _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL_TEXT = re.compile(r"-?\d{1,30}(\.\d{1,30})?")
-_TABLE_ID = re.compile(r"""(["'])([a-z][a-z0-9_]*)\1""")
 _MACROS = ("has", "dyn", "all", "exists", "exists_one", "map", "filter")
 _ALLOWED = frozenset(
     name for name in (*base_functions, *FUNCTIONS, *_MACROS) if name[0].isalpha()
 ) - {"null_type"}
 _REFUSED = frozenset({"member_object", "dot_ident", "dot_ident_arg"})
-_COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-"""The list macros whose first argument names a variable (``lots.all(l, l != "")``)."""
-TYPE_NAMES = frozenset(
-    [
-        "bool",
-        "bytes",
-        "double",
-        "duration",
-        "int",
-        "list",
-        "map",
-        "null_type",
-        "string",
-        "timestamp",
-        "type",
-        "uint",
-    ]
-)
-"""CEL's type names, which a rule may read as values (``type(offres) == int``)."""
+TYPE_NAMES = frozenset(name for name, kind in base_functions.items() if isinstance(kind, type))
+"""CEL's type names (celpy's conversions that are types: ``int``, ``null_type``...), which a
+rule may read as values (``type(offres) == int``)."""
+
+
+_T = TypeVar("_T")
 
 
 class ParameterLookup(Protocol):
@@ -78,6 +69,11 @@ class ParameterLookup(Protocol):
     def value(self, table_id: str, on: date) -> Decimal:
         """The value of ``table_id`` on ``on``; raises an ``EngineError`` when there is none."""
         ...
+
+
+_Fields = Mapping[str, FieldDef] | None
+_Binding = tuple[ParameterLookup, date]
+_Path = Callable[[dict[str, Any]], _T]
 
 
 class RuleSyntaxError(InvalidValue):
@@ -120,10 +116,13 @@ class Rule:
     where: str
     parameters: frozenset[str]
     _ast: celpy.Expression[Any]
+    _reads: Reads = field(compare=False, repr=False)
+    _runner: celpy.InterpretedRunner = field(compare=False, repr=False)
+    _fast: Program | None = field(compare=False, repr=False)
 
     @classmethod
     def compile(cls, expression: str, *, where: str) -> Rule:
-        """Parse ``expression`` and check that it calls only allowed functions.
+        """Parse ``expression``, check that it calls only allowed functions, translate it.
 
         Args:
             expression: The CEL text.
@@ -143,7 +142,10 @@ class Rule:
             raise _syntax_error(where, expression, detail) from error
         except RecursionError as error:
             raise _syntax_error(where, expression, "expression trop imbriquée") from error
-        return cls(expression, where, _check_tree(ast, where, expression), ast)
+        parameters = _check_tree(ast, where, expression)
+        fast = translate(ast, ChainMap(_FUNCTIONS, base_functions))  # the activation's lookup
+        runner = _Interpreter(_environment(), ast, _FUNCTIONS)
+        return cls(expression, where, parameters, ast, reads(ast), runner, fast)
 
     def field_names(self) -> tuple[str, ...]:
         """The case fields the rule reads, in the order they are written, each once.
@@ -151,24 +153,19 @@ class Rule:
         A field is a free name (``montant_estime``) or a member of the map of all fields
         (``dossier.montant_estime``, ``dossier["montant_estime"]``); the variables of the list
         macros (``l`` in ``lots.all(l, l != "")``), ``dossier`` itself and CEL's type names
-        (:data:`TYPE_NAMES`) are not fields. Walked on demand (when a definition is
-        validated), never when the rule is evaluated.
+        (:data:`TYPE_NAMES`) are not fields. Read from the tree when the rule is compiled.
         """
-        return _names_read(self._ast)
+        return tuple(n for n in self._reads.names if n != DATA_MAP and n not in TYPE_NAMES)
 
     def evaluate(
-        self,
-        data: Mapping[str, Any],
-        *,
-        params: ParameterLookup,
-        on: date,
-        fields: Mapping[str, FieldDef] | None = None,
+        self, data: Mapping[str, Any], *, params: ParameterLookup, on: date, fields: _Fields = None
     ) -> bool:
-        """Evaluate the rule on a case's data.
+        """Evaluate the rule on a case's data: on its fast path, or else the interpreter.
 
         Args:
             data: The case's data in its stored forms (amounts ``"150000.00"``, dates
                 ``"2026-05-01"``, integers, booleans, texts, lists); ``None`` means absent.
+                Only the fields the rule reads are converted (all if it reads ``dossier``).
             params: The parameter tables read by ``param()``.
             on: The reference date of ``param("table")`` (e.g. the consultation's launch).
             fields: The definition's fields; without them, a text in the stored form of an
@@ -178,18 +175,49 @@ class Rule:
             RuleError: A field is missing, a parameter has no value, an operation is
                 impossible, or the result is not a boolean.
         """
+        return self._bound(data, fields, (params, on), self._answer)
+
+    def interpret(
+        self, data: Mapping[str, Any], *, params: ParameterLookup, on: date, fields: _Fields = None
+    ) -> bool:
+        """:meth:`evaluate` on celpy's interpreter alone, the reference (tests, debugging)."""
+        return self._bound(data, fields, (params, on), self._interpret)
+
+    def evaluate_fast(
+        self, data: Mapping[str, Any], *, params: ParameterLookup, on: date, fields: _Fields = None
+    ) -> bool | None:
+        """The fast path's answer alone; ``None`` when the rule has none or it abandons."""
+        return self._bound(data, fields, (params, on), self._fast_answer)
+
+    def _bound(
+        self, data: Mapping[str, Any], fields: _Fields, binding: _Binding, path: _Path[_T]
+    ) -> _T:
+        """``path`` on the fields the rule reads, as CEL values, with ``param()`` bound."""
+        names = self._reads.names
+        pairs = data.items() if self._reads.whole_map else [(n, data.get(n)) for n in names]
         try:
-            values = {
-                name: _to_cel(value, *_types(fields, name))
-                for name, value in data.items()
-                if value is not None
-            }
+            values = {n: _to_cel(v, *_types(fields, n)) for n, v in pairs if v is not None}
         except _Problem as problem:
             raise RuleError(self, f"ne peut pas lire le dossier : {problem}") from problem
-        cases = celtypes.MapType({celtypes.StringType(k): v for k, v in values.items()})
-        runner = celpy.InterpretedRunner(_environment(), self._ast, _functions(params, on))
+        bound = _BINDING.set(binding)
         try:
-            result = runner.evaluate({**values, DATA_MAP: cases})
+            return path(values)
+        finally:
+            _BINDING.reset(bound)
+
+    def _answer(self, values: dict[str, Any]) -> bool:
+        answer = self._fast.run(values) if FAST_PATH and self._fast is not None else None
+        return self._interpret(values) if answer is None else answer
+
+    def _fast_answer(self, values: dict[str, Any]) -> bool | None:
+        return None if self._fast is None else self._fast.run(values)
+
+    def _interpret(self, values: dict[str, Any]) -> bool:
+        """celpy's interpreter on the converted ``values``; ``param()`` is already bound."""
+        names = self._reads.names
+        top = {n: values[n] for n in names if n in values} if self._reads.whole_map else values
+        try:
+            result = self._runner.evaluate({**top, DATA_MAP: cases_map(values)})
         except CELEvalError as error:
             raise RuleError(self, f"ne peut pas être évaluée : {_explain(error)}") from error
         except RecursionError as error:
@@ -203,13 +231,21 @@ class Rule:
         return bool(result)
 
 
+class _Interpreter(celpy.InterpretedRunner):
+    """celpy's interpreter, from one base activation per process (celpy clones it per case)."""
+
+    @staticmethod
+    @functools.cache
+    def new_activation() -> Activation:
+        """CEL's annotations and Jalon's function table (``param()`` reads ``_BINDING``)."""
+        env = _environment()
+        return Activation(package=env.package, annotations=env.annotations, functions=_FUNCTIONS)
+
+
 @functools.cache
 def _environment() -> celpy.Environment:
-    """The process's CEL environment, on the interpreter.
-
-    celpy sets the recursion limit to 2500 when it builds an environment; a higher limit set
-    by the application is put back.
-    """
+    """The process's CEL environment, on the interpreter (used to parse); celpy sets the
+    recursion limit to 2500 when it builds one: a higher limit set by the application is kept."""
     limit = sys.getrecursionlimit()
     environment = celpy.Environment(runner_class=celpy.InterpretedRunner)
     sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
@@ -253,68 +289,12 @@ def _check_tree(ast: celpy.Expression[Any], where: str, expression: str) -> froz
             detail = f"fonction « {name} » inconnue{hint} ; les fonctions permises sont dans "
             raise _syntax_error(where, expression, detail + "docs/rules.md")
         if name == "param" and node.data == "ident_arg":
-            arguments = node.children[-1]
-            first = arguments.children[0] if isinstance(arguments, celpy.Expression) else None
-            match = _TABLE_ID.fullmatch(_literal(first) or "")
-            if match is None:
+            table = quoted(node.children[1].children[0]) if len(node.children) > 1 else None
+            if table is None:
                 detail = "param() attend l'identifiant d'une table entre guillemets"
                 raise _syntax_error(where, expression, detail + ', par exemple param("seuil_decp")')
-            parameters.add(match.group(2))
+            parameters.add(table)
     return frozenset(parameters)
-
-
-def _names_read(ast: celpy.Expression[Any]) -> tuple[str, ...]:
-    """The field names read by ``ast`` (see :meth:`Rule.field_names`); walked without recursion."""
-    found: dict[str, None] = {}
-    stack: list[tuple[Any, frozenset[str]]] = [(ast, frozenset())]
-    while stack:
-        node, bound = stack.pop()
-        if not isinstance(node, celpy.Expression):
-            continue  # a token: a method or member name, an operator, a literal's text
-        children: list[Any] = list(node.children)
-        if node.data == "ident":
-            name = str(children[0])
-            if name not in bound:
-                found.setdefault(name)
-            continue
-        if node.data in ("member_dot", "member_index") and DATA_MAP not in bound:
-            if _ident(children[0]) == DATA_MAP:
-                key = str(children[1]) if node.data == "member_dot" else _quoted(children[1])
-                if key is not None:
-                    found.setdefault(key)
-                children = children[1:]
-        elif node.data == "member_dot_arg" and str(children[1]) in _COMPREHENSIONS:
-            arguments = children[2].children if len(children) > 2 else []
-            variable = _ident(arguments[0]) if arguments else None
-            inner = bound if variable is None else bound | {variable}
-            stack.extend((argument, inner) for argument in reversed(arguments[1:]))
-            children = children[:1]
-        stack.extend((child, bound) for child in reversed(children))
-    return tuple(name for name in found if name != DATA_MAP and name not in TYPE_NAMES)
-
-
-def _ident(tree: Any) -> str | None:
-    """The name, when ``tree`` is a name alone (``montant`` but not ``montant + 1``)."""
-    while isinstance(tree, celpy.Expression) and len(tree.children) == 1:
-        if tree.data == "ident":
-            return str(tree.children[0])
-        tree = tree.children[0]
-    return None
-
-
-def _quoted(tree: Any) -> str | None:
-    """The text of a quoted identifier literal alone (``"montant"``), else ``None``."""
-    match = _TABLE_ID.fullmatch(_literal(tree) or "")
-    return match.group(2) if match is not None else None
-
-
-def _literal(tree: Any) -> str | None:
-    """The text of a literal, when ``tree`` is that literal alone."""
-    while isinstance(tree, celpy.Expression) and len(tree.children) == 1:
-        if tree.data == "literal":
-            return str(tree.children[0])
-        tree = tree.children[0]
-    return None
 
 
 def _types(fields: Mapping[str, FieldDef] | None, name: str) -> tuple[Type | None, Type | None]:
@@ -383,19 +363,15 @@ def _days_between(start: Any, end: Any) -> celtypes.IntType:
     return celtypes.IntType((_date(end) - _date(start)).days)
 
 
-def _functions(params: ParameterLookup, on: date) -> dict[str, Callable[..., Any]]:
-    """Jalon's functions and exact operators, ``param()`` bound to ``params`` and ``on``."""
-
-    def param(table_id: Any, day: Any = None) -> DecimalValue:
-        when = on if day is None else _date(day).date()
-        try:
-            return DecimalValue(params.value(str(table_id), when))
-        except EngineError as error:
-            message = error.message.rstrip(".")
-            raise _Problem(message[:1].lower() + message[1:]) from error
-
-    own: dict[str, Callable[..., Any]] = {"decimal": _decimal, "date": _date}
-    return {**_OPERATORS, **own, "jours_entre": _days_between, "param": param}
+def _param(table_id: Any, day: Any = None) -> DecimalValue:
+    """``param("table")``: the table's value on the date bound to the evaluation, or ``day``."""
+    params, on = _BINDING.get()
+    when = on if day is None else _date(day).date()
+    try:
+        return DecimalValue(params.value(str(table_id), when))
+    except EngineError as error:
+        message = error.message.rstrip(".")
+        raise _Problem(message[:1].lower() + message[1:]) from error
 
 
 def _exact(value: Any) -> Decimal | None:
@@ -407,10 +383,15 @@ def _exact(value: Any) -> Decimal | None:
 
 
 def _decimal_operator(symbol: str, exact: Callable[[Decimal, Decimal], Any]) -> Callable[..., Any]:
-    """CEL's operator ``symbol``, computed exactly when a decimal takes part, else celpy's."""
-    base = base_functions[f"_{symbol}_"]
+    """CEL's operator ``symbol``, computed exactly when a decimal takes part, else celpy's.
 
-    def operator(left: Any, right: Any) -> Any:
+    A comparison's ``exact`` is Python's operator: celpy's own (``bool_lt``...) is
+    ``boolean(operator.lt)``, whose wrapper it rebuilds on every call; it is built here once.
+    """
+    compares = symbol in ("<", "<=", ">", ">=", "==", "!=")
+    base = boolean(exact) if compares else base_functions[f"_{symbol}_"]
+
+    def cel_operator(left: Any, right: Any) -> Any:
         if isinstance(left, CELEvalError) or isinstance(right, CELEvalError):
             return left if isinstance(left, CELEvalError) else right
         if not isinstance(left, Decimal) and not isinstance(right, Decimal):
@@ -429,7 +410,7 @@ def _decimal_operator(symbol: str, exact: Callable[[Decimal, Decimal], Any]) -> 
             raise _Problem(f"calcul impossible ({symbol})") from error
         return DecimalValue(result) if isinstance(result, Decimal) else celtypes.BoolType(result)
 
-    return operator
+    return cel_operator
 
 
 def _negate(value: Any) -> Any:
@@ -451,14 +432,26 @@ _OPERATORS: dict[str, Callable[..., Any]] = {
     "_*_": _decimal_operator("*", _CONTEXT.multiply),
     "_/_": _decimal_operator("/", _divided(_CONTEXT.divide)),
     "_%_": _decimal_operator("%", _divided(_CONTEXT.remainder)),
-    "_<_": _decimal_operator("<", lambda a, b: a < b),
-    "_<=_": _decimal_operator("<=", lambda a, b: a <= b),
-    "_>_": _decimal_operator(">", lambda a, b: a > b),
-    "_>=_": _decimal_operator(">=", lambda a, b: a >= b),
-    "_==_": _decimal_operator("==", lambda a, b: a == b),
-    "_!=_": _decimal_operator("!=", lambda a, b: a != b),
+    "_<_": _decimal_operator("<", operator.lt),
+    "_<=_": _decimal_operator("<=", operator.le),
+    "_>_": _decimal_operator(">", operator.gt),
+    "_>=_": _decimal_operator(">=", operator.ge),
+    "_==_": _decimal_operator("==", operator.eq),
+    "_!=_": _decimal_operator("!=", operator.ne),
     "-_": _negate,
 }
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    **_OPERATORS,
+    "decimal": _decimal,
+    "date": _date,
+    "jours_entre": _days_between,
+    "param": _param,
+}
+"""Jalon's functions and exact operators, the same for every evaluation and both paths."""
+_BINDING: ContextVar[_Binding] = ContextVar("jalon_rule_parameters")
+"""The parameter lookup and reference date of the evaluation under way, read by ``param()``."""
+
 
 _KINDS: tuple[tuple[type, str], ...] = (
     (celtypes.BoolType, "un booléen"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from engine.case_data import parse_case_values, refuse_fixed
 from engine.case_records import CaseRecords
 from engine.clock import Clock, clock_from_environment
 from engine.command_frame import CommandFrame
-from engine.controls import REFERENCE_ZONE, CaseSnapshot, DocumentView, HistoryEntry
+from engine.controls import REFERENCE_ZONE, CaseSnapshot
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
@@ -36,6 +36,7 @@ from engine.nc_commands import NonconformityCommands
 from engine.nonconformity import NC_WORKFLOW, NcDraft, drafts_for_step, nc_definition, open_in
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
+from engine.snapshots import HistoryCache, build_snapshot
 from engine.views import AvailableStep, CaseView, FireOutcome
 from storage.audit import Entry, make_entry
 from storage.canonical import ZERO_HASH, canonical_json, utc_text
@@ -48,21 +49,6 @@ from storage.verify import VerifyReport, verify_trail
 from workflows.catalogue import Catalogue
 
 ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
-
-
-def _history_loader(tx: Tx, case_id: int) -> Callable[[], list[HistoryEntry]]:
-    """A loader of the case's audit entries as controls see them (read on first use only)."""
-
-    def history() -> list[HistoryEntry]:
-        views = []
-        for entry in tx.entries_of_chain(case_id):
-            fact = entry.fact()
-            views.append(
-                HistoryEntry(entry.seq, str(fact["actor"]), str(fact["kind"]), fact["payload"])
-            )
-        return views
-
-    return history
 
 
 class Engine(CaseRecords, NonconformityCommands):
@@ -83,6 +69,7 @@ class Engine(CaseRecords, NonconformityCommands):
         self._sealing = CheckpointPolicy(checkpoint_interval)
         self._local = threading.local()
         self._compiled = CompiledCache()
+        self._history = HistoryCache()
         self._log = get_logger("engine")
 
     @classmethod
@@ -466,22 +453,8 @@ class Engine(CaseRecords, NonconformityCommands):
         documents: Sequence[DocumentRow] | None = None,
     ) -> CaseSnapshot:
         """What controls see; documents and history are read only if a control asks."""
-
-        def document_views() -> list[DocumentView]:
-            rows = documents if documents is not None else tx.documents_of_case(case.id)
-            return [DocumentView(d.doc_type, d.name, d.sha256, d.signed_by) for d in rows]
-
-        return CaseSnapshot(
-            case.reference,
-            case.state,
-            orjson.loads(case.data),
-            actor,
-            self.clock.now(),
-            document_views,
-            fields=compiled.definition.fields,
-            _opened_at_text=case.opened_at,
-            _load_history=_history_loader(tx, case.id),
-        )
+        now = self.clock.now()
+        return build_snapshot(tx, case, compiled, actor, now, self._history, documents)
 
     @staticmethod
     def _refuse_if_closed(case: CaseRow, compiled: CompiledWorkflow) -> None:

@@ -89,6 +89,8 @@ class Statements:
     update_case_head: str
     insert_entry: str
     entries_of_chain: str
+    entries_of_chain_range: str
+    """Entries of a chain with ``after < seq <= upto``, in order (incremental history reads)."""
     journal_head: str
     next_reference_number: str
     insert_document: str
@@ -165,6 +167,16 @@ def statements_for(dialect_name: str) -> Statements:
         entries_of_chain=_text(
             select(*(entries.c[name] for name in ENTRY_COLUMNS))
             .where(entries.c.chain_id == bindparam("chain_id"))
+            .order_by(entries.c.seq),
+            dialect,
+        ),
+        entries_of_chain_range=_text(
+            select(*(entries.c[name] for name in ENTRY_COLUMNS))
+            .where(
+                entries.c.chain_id == bindparam("chain_id"),
+                entries.c.seq > bindparam("after"),
+                entries.c.seq <= bindparam("upto"),
+            )
             .order_by(entries.c.seq),
             dialect,
         ),

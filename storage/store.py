@@ -220,6 +220,13 @@ class Tx:
         self._cursor.execute(self._sql.entries_of_chain, {"chain_id": chain_id})
         return [Entry(*row) for row in self._cursor.fetchall()]
 
+    def entries_of_chain_range(self, chain_id: int, after: int, upto: int) -> list[Entry]:
+        """The entries of a chain with ``after < seq <= upto``, in sequence order."""
+        self._cursor.execute(
+            self._sql.entries_of_chain_range, {"chain_id": chain_id, "after": after, "upto": upto}
+        )
+        return [Entry(*row) for row in self._cursor.fetchall()]
+
     def list_cases(
         self, *, workflow: str | None, state: str | None, org: str | None, limit: int
     ) -> list[CaseRow]:

@@ -1,11 +1,25 @@
-"""The ``rule`` and ``threshold`` controls: CEL conditions and dated legal thresholds."""
+"""The ``rule`` and ``threshold`` controls: CEL conditions and dated legal thresholds.
+
+Every test runs twice: rules on their fast path (the default), and on the interpreter alone.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from engine import rules
 from engine.control_catalogue import compiled_rule
 from tests.unit.test_controls_data import line_with, problems_of, run, snap
+
+
+@pytest.fixture(autouse=True, params=["fast path", "interpreter"])
+def rule_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Rules evaluated with their fast path, or with celpy's interpreter alone."""
+    monkeypatch.setattr(rules, "FAST_PATH", request.param == "fast path")
+    return str(request.param)
+
 
 # ----------------------------------------------------------------------------------- rule
 

@@ -34,6 +34,7 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/sealing.py",  # the service's checkpoint policy, reading since when facts are unsealed
     "engine/nonconformity.py",  # opens a non-conformity's case and index row in the step's tx
     "engine/nc_commands.py",  # the service's register commands (open by hand, list, similar)
+    "engine/snapshots.py",  # builds a case's snapshot from the stored rows, history cached
     *INTERFACES,
 )
 """Engine modules allowed to import storage beyond ``storage.canonical`` (decision 0005)."""
@@ -55,7 +56,7 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
     ),
     "structlog": ("engine/log.py", "engine/service.py"),
     "holidays": ("engine/legal_calendar.py",),
-    "celpy": ("engine/rules.py",),
+    "celpy": ("engine/rules.py", "engine/rules_compiled.py"),
     "typer": INTERFACES,
     "rich": INTERFACES,
     "sqlalchemy": ("storage/*",),
