@@ -12,6 +12,7 @@ from engine.command_frame import CommandFrame
 from engine.errors import InvalidValue
 from engine.facts import case_entry
 from engine.machine import CompiledWorkflow
+from engine.snapshots import HistoryCache
 from engine.views import CaseView
 from storage.store import CaseRow, DocumentRow, Store, Tx
 
@@ -34,6 +35,9 @@ class _EngineParts(Protocol):
     def _refuse_if_closed(self, case: CaseRow, compiled: CompiledWorkflow) -> None: ...
 
     def _now(self) -> str: ...
+
+    @property
+    def _history(self) -> HistoryCache: ...
 
     def show(self, reference: str, actor: Actor | None = None) -> CaseView: ...
 
@@ -170,6 +174,7 @@ class CaseRecords:
             tx.record_step(
                 case, entry, state=case.state, data=data, updated_at=at, closed_at=case.closed_at
             )
+        self._history.committed(entry, actor.user, kind, payload)
         return at
 
 

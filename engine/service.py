@@ -324,6 +324,7 @@ class Engine(CaseRecords, NonconformityCommands):
                     updated_at=at,
                     closed_at=closed_at,
                 )
+            self._history.committed(entry, actor.user, "case.transition", payload)
             log.info(
                 "case.fired",
                 from_state=case.state,

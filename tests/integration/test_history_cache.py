@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.actors import Actor
+from engine.errors import ControlsFailed
 from engine.service import Engine
 from engine.snapshots import HistoryCache
 from tests.integration.sample_workflow import make_engine, write_library
@@ -66,3 +67,25 @@ def test_the_least_recently_used_case_is_forgotten(engine: Engine) -> None:
     history_kinds(engine, cache, second)
     assert list(cache._known) == [engine.show(second).row.id]
     assert history_kinds(engine, cache, first) == ["case.opened"]
+
+
+def test_a_document_attached_by_another_engine_is_seen(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """Two engines (two processes in production) on one database: caches never hide a fact."""
+    chef = Actor("paul", frozenset({"responsable"}))
+    values = {"objet": "Papier", "montant": "10", "date_besoin": "2026-03-10"}
+    reference = engine.open_case("achat", org="AMP", actor=AGENT, values=values).reference
+    engine.fire(reference, "valider", AGENT)
+    with pytest.raises(ControlsFailed, match="pièce"):  # reads (and caches) the history
+        engine.fire(reference, "commander", chef)
+    other = make_engine(database_url, write_library(tmp_path / "other"))
+    try:
+        devis = tmp_path / "devis.pdf"
+        devis.write_bytes(b"%PDF devis")
+        other.attach(reference, devis, "devis", AGENT, signed_by="Le fournisseur")
+    finally:
+        other.close()
+    outcome = engine.fire(reference, "commander", chef)
+    assert outcome.results[0].passed
+    assert engine.show(reference).documents[0].signed_by == "Le fournisseur"
