@@ -314,7 +314,7 @@ def _transition_payload(results: Sequence[ControlResult]) -> dict[str, Any]:
 _NOTES = {
     "required_fields": " (its `when` is CEL)",
     "rule": " (CEL)",
-    "required_documents": " (SELECT documents)",
+    "required_documents": " (from the cached history)",
 }
 
 
@@ -331,9 +331,9 @@ def breakdown(
     Fresh files with ``synchronous=OFF`` take the disk out. First ``Engine.fire`` per variant;
     then a read transaction that loads the case and builds the snapshot as ``fire`` does,
     evaluating nothing, each control alone, or all five (each evaluation gets a fresh
-    snapshot, so a control that reads the documents or the history pays for its SELECT);
-    last, the audit entry with and without the five results. ``four_eyes`` reads every entry
-    of the case: its cost grows with the case's history, whose length is shown.
+    snapshot; a control that reads the documents or the history reads the engine's per-case
+    history cache, as ``fire`` does); last, the audit entry with and without the five results.
+    The case's history length is shown: ``four_eyes`` walks it.
     """
     count = max(sizes.slice * 4, 1_000)
     engines: dict[str, Engine] = {}
@@ -400,7 +400,7 @@ def breakdown(
         (
             FOUR_EYES_KEY,
             four_eyes,
-            f"four_eyes (reads {_chains(engines[FOUR_EYES_KEY], references[FOUR_EYES_KEY])}"
+            f"four_eyes (history of {_chains(engines[FOUR_EYES_KEY], references[FOUR_EYES_KEY])}"
             " entries)",
         ),
         (FIVE_KEY, unconditional, "for comparison: required_fields without `when`"),
