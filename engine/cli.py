@@ -18,6 +18,7 @@ from engine.cli_context import CliState
 from engine.cli_controls import controls_app
 from engine.cli_db import db_app
 from engine.cli_nc import nc_app
+from engine.cli_payment import payment_app
 from engine.cli_workflows import workflows_app
 from engine.demo import demo_command
 from engine.errors import ConcurrentModification, EngineError
@@ -41,6 +42,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(controls_app, name="controls")
 app.add_typer(nc_app, name="nc")
+app.add_typer(payment_app, name="payment")
 app.command("demo")(demo_command)
 
 

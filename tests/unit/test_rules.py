@@ -385,10 +385,13 @@ def test_param_reads_the_value_of_the_reference_date() -> None:
 def test_a_missing_parameter_is_a_rule_error_naming_table_and_date() -> None:
     """No row on that date: the rule fails with the table's own French explanation."""
     message = failure(
-        'montant < param("taux_bce_refinancement")', {"montant": "1.00"}, params=SHIPPED
+        'montant < param("taux_bce_refinancement")',
+        {"montant": "1.00"},
+        params=SHIPPED,
+        on=date(2018, 1, 1),  # no table has a row before 2019
     )
     assert "taux_bce_refinancement" in message
-    assert "2026-05-01" in message
+    assert "2018-01-01" in message
     assert "paramètre inconnu" not in message
     unknown = failure('param("seuil_inconnu") > 1', params=SHIPPED)
     assert "paramètre « seuil_inconnu » inconnu" in unknown

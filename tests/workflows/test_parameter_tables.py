@@ -156,22 +156,23 @@ def test_2024_2025_eu_values_are_secondary_for_want_of_their_own_marker() -> Non
     )
 
 
-def test_the_ecb_rate_table_is_present_empty_and_explained() -> None:
-    """No ECB rate is invented: the table has no row, and a note says where to get them."""
+def test_the_ecb_rate_table_holds_sourced_half_years_and_ends_in_june_2026() -> None:
+    """The ECB rate of each half-year from 2019 to mid-2026, each row sourced; none after."""
     table = BOOK.table("taux_bce_refinancement")
-    assert table.rows == ()
     assert table.unit is Unit.TAUX
-    assert table.note is not None
-    assert "BCE" in table.note
-    assert "Aucune valeur" in table.note
+    assert table.rows[0].valid_from == date(2019, 1, 1)
+    assert table.rows[-1].valid_to == date(2026, 6, 30)
+    assert all(row.source for row in table.rows)
+    assert value("taux_bce_refinancement", "2026-05-01") == Decimal("2.15")
+    assert value("taux_bce_refinancement", "2023-07-01") == Decimal("4.00")
     with pytest.raises(ParameterMissing, match="taux_bce_refinancement"):
-        value("taux_bce_refinancement", "2026-05-01")
+        value("taux_bce_refinancement", "2026-07-01")
 
 
-def test_coverage_reports_the_empty_ecb_table_and_the_2028_end() -> None:
-    """Coverage lists the ECB table as empty, and the EU thresholds ending after 2027."""
+def test_coverage_reports_the_ecb_table_end_and_the_2028_end() -> None:
+    """Coverage lists the ECB table ending in June 2026, and the EU thresholds after 2027."""
     findings = {(f.table_id, f.kind) for f in BOOK.coverage()}
-    assert ("taux_bce_refinancement", CoverageKind.EMPTY) in findings
+    assert ("taux_bce_refinancement", CoverageKind.ENDS) in findings
     assert ("seuil_procedure_formalisee_travaux", CoverageKind.ENDS) in findings
     assert not [f for f in BOOK.coverage() if f.kind is CoverageKind.GAP]
     late = {f.table_id for f in BOOK.coverage(since=date(2024, 1, 1))}
