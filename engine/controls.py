@@ -65,8 +65,23 @@ class HistoryEntry:
     payload: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ClockView:
+    """A clock of the case as controls see it."""
+
+    name: str
+    kind: str
+    status: str
+    due_on: date
+    earliest_after: date
+
+
 def _no_history() -> Sequence[HistoryEntry]:
     return ()
+
+
+def _no_clocks() -> Mapping[str, ClockView]:
+    return {}
 
 
 @dataclass(slots=True)
@@ -93,6 +108,15 @@ class CaseSnapshot:
     _parameters: ParameterBook | None = field(default=None, repr=False)
     _load_history: Callable[[], Sequence[HistoryEntry]] = field(default=_no_history, repr=False)
     _history: Sequence[HistoryEntry] | None = field(default=None, repr=False)
+    _load_clocks: Callable[[], Mapping[str, ClockView]] = field(default=_no_clocks, repr=False)
+    _clocks: Mapping[str, ClockView] | None = field(default=None, repr=False)
+
+    @property
+    def clocks(self) -> Mapping[str, ClockView]:
+        """The case's clocks by name, loaded on first use only."""
+        if self._clocks is None:
+            self._clocks = self._load_clocks()
+        return self._clocks
 
     @property
     def history(self) -> Sequence[HistoryEntry]:

@@ -16,7 +16,14 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
-from engine.controls import CaseSnapshot, ControlSpec, Params, field_date, register
+from engine.controls import (
+    REFERENCE_ZONE,
+    CaseSnapshot,
+    ControlSpec,
+    Params,
+    field_date,
+    register,
+)
 from engine.definition import IDENTIFIER
 from engine.errors import EngineError, InvalidValue
 from engine.legal_calendar import DEFAULT_CALENDAR, calendar_for, french_date
@@ -116,6 +123,41 @@ def _due(start: date, period: str, calendar: str, method: str) -> tuple[Due, str
     (a case's step is checked on every attempt and every preview)."""
     due = compute_due(start, period, calendar=calendar, method=method)
     return due, due.explain()[0]
+
+
+class ClockElapsedParams(Params):
+    """Parameters of ``clock_elapsed``."""
+
+    clock: str = Field(pattern=IDENTIFIER, description="Le délai minimum (clocks) à attendre.")
+
+
+def _clock_elapsed(params: ClockElapsedParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
+    clock = snapshot.clocks.get(params.clock)
+    if clock is None:
+        return (
+            False,
+            f"le délai « {params.clock} » n'a pas commencé : l'acte ne peut pas encore avoir lieu",
+        )
+    today = snapshot.now.astimezone(REFERENCE_ZONE).date()
+    if today >= clock.earliest_after:
+        return True, (
+            f"le délai « {params.clock} » est écoulé (dernier jour : {french_date(clock.due_on)})"
+        )
+    return False, (
+        f"le délai « {params.clock} » court jusqu'au {french_date(clock.due_on)} inclus : "
+        f"l'acte est possible à partir du {french_date(clock.earliest_after)}"
+    )
+
+
+CLOCK_ELAPSED = register(
+    ControlSpec(
+        name="clock_elapsed",
+        clause="8.5.1",
+        summary="Un délai minimum déclaré (clocks) est écoulé : l'acte peut avoir lieu.",
+        check=_clock_elapsed,
+        params=ClockElapsedParams,
+    )
+)
 
 
 DELAY = register(

@@ -128,6 +128,98 @@ class TransitionDef(_Frozen):
         return (self.source,) if isinstance(self.source, str) else tuple(self.source)
 
 
+class ClockKind(StrEnum):
+    """What a clock enforces."""
+
+    LEGAL_MAXIMUM = "legal_maximum"
+    """A time limit not to exceed (award notice within 30 days): missing it is a
+    non-conformity."""
+    LEGAL_MINIMUM = "legal_minimum"
+    """A period to wait (standstill): an act before its end is refused by ``clock_elapsed``."""
+    INTERNAL_TARGET = "internal_target"
+    """The buyer's own commitment (pay in 20 days): missing it is recorded, minor by default."""
+
+
+class Interruption(StrEnum):
+    """What happens when an interrupted clock starts again."""
+
+    NONE = "none"
+    """The clock cannot be interrupted."""
+    RESTART = "restart"
+    """A fresh full period from the restart (the payment period, CCP R2192-29), or the balance
+    left at the interruption when it is longer (``keep_longer_balance``)."""
+    RESUME = "resume"
+    """The time left at the interruption runs again from the restart."""
+
+
+class DurationVariant(_Frozen):
+    """A duration that applies when a condition on the case holds (first match wins)."""
+
+    when: str = Field(description="CEL condition on the case's data, e.g. reception_electronique.")
+    duration: str = Field(description="The period then: 30d, 10wd, 2m…")
+
+
+class ClockEvents(_Frozen):
+    """Where a clock starts or stops: steps taken (triggers) or steps entered (states)."""
+
+    triggers: list[str] = Field(default_factory=list)
+    states: list[str] = Field(default_factory=list)
+
+
+class MissedDef(_Frozen):
+    """What a missed clock does besides its audit entry."""
+
+    nc_severity: NcSeverity | None = Field(
+        default=None,
+        description="Severity of the non-conformity (default: major for a legal maximum, "
+        "minor for an internal target).",
+    )
+    clause: str = Field(default="8.5.1", description="ISO 9001 clause of that non-conformity.")
+    notify: list[str] = Field(default_factory=list, description="Roles to notify.")
+    escalate: str | None = Field(
+        default=None,
+        description="A trigger the engine takes (actor jalon, role system) when it is missed.",
+    )
+
+
+class ClockDef(_Frozen):
+    """A named legal or internal time limit of the procedure."""
+
+    label: str = Field(description="Libellé du délai (en français).")
+    kind: ClockKind
+    legal_basis: list[str] = Field(default_factory=list)
+    duration: str = Field(description="The period: 30d, 10wd (working days), 2w, 2m, 1y.")
+    variants: list[DurationVariant] = Field(
+        default_factory=list, description="Durations chosen by conditions on the case's data."
+    )
+    duration_table: str | None = Field(
+        default=None,
+        description="A parameter table giving the duration in days on the start date "
+        "(overrides duration and variants).",
+    )
+    method: str = Field(default="reg1182", description="reg1182 or date-a-date.")
+    calendar: str = Field(default="FR", description="The public-holiday calendar.")
+    start: ClockEvents
+    start_field: str | None = Field(
+        default=None,
+        description="A date field giving the day of the start event (else the day it starts).",
+    )
+    stop: ClockEvents = Field(default_factory=ClockEvents)
+    warnings: list[str] = Field(
+        default_factory=list, description="Warnings before the due time: 5d, 1d…"
+    )
+    interruption: Interruption = Interruption.NONE
+    interrupt_on: list[str] = Field(default_factory=list, description="Triggers that interrupt.")
+    resume_on: list[str] = Field(default_factory=list, description="Triggers that restart it.")
+    max_interruptions: Annotated[int, Field(ge=0)] = 1
+    keep_longer_balance: bool = Field(
+        default=True,
+        description="restart: keep the balance left at the interruption when longer than the "
+        "full period (CCP R2192-29).",
+    )
+    on_missed: MissedDef = Field(default_factory=MissedDef)
+
+
 class WorkflowDef(_Frozen):
     """A whole procedure: identity, version, typed fields, states and transitions."""
 
@@ -150,6 +242,9 @@ class WorkflowDef(_Frozen):
     fields: dict[str, FieldDef] = Field(default_factory=dict)
     states: dict[str, StateDef]
     transitions: list[TransitionDef]
+    clocks: dict[str, ClockDef] = Field(
+        default_factory=dict, description="Named time limits, started and stopped by steps."
+    )
 
     @property
     def initial_state(self) -> str:

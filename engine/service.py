@@ -21,23 +21,26 @@ from engine.case import decide, roles_allow
 from engine.case_data import parse_case_values, refuse_fixed
 from engine.case_records import CaseRecords
 from engine.clock import Clock, clock_from_environment
+from engine.clock_commands import ClockCommands
+from engine.clock_effects import apply_step_clocks
 from engine.command_frame import CommandFrame
-from engine.controls import REFERENCE_ZONE, CaseSnapshot
+from engine.controls import REFERENCE_ZONE, CaseSnapshot, default_parameters
 from engine.definition import WorkflowDef
 from engine.errors import (
     CaseClosed,
     InvalidValue,
     UnknownCase,
 )
-from engine.facts import append_journal, case_entry
+from engine.facts import append_journal
 from engine.log import get_logger
 from engine.machine import CompiledWorkflow
 from engine.nc_commands import NonconformityCommands
-from engine.nonconformity import NC_WORKFLOW, NcDraft, drafts_for_step, nc_definition, open_in
+from engine.nonconformity import NC_WORKFLOW
 from engine.registry import CompiledCache, Registration, check_registrable
 from engine.sealing import DEFAULT_CHECKPOINT_INTERVAL, CheckpointPolicy
 from engine.snapshots import HistoryCache, build_snapshot
-from engine.views import AvailableStep, CaseView, FireOutcome
+from engine.steps import StepCommands
+from engine.views import AvailableStep, CaseView
 from storage.audit import Entry, make_entry
 from storage.canonical import ZERO_HASH, canonical_json, utc_text
 from storage.checkpoints import Checkpoint, take_checkpoint
@@ -51,7 +54,7 @@ from workflows.catalogue import Catalogue
 ORG_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 
 
-class Engine(CaseRecords, NonconformityCommands):
+class Engine(CaseRecords, StepCommands, NonconformityCommands, ClockCommands):
     """Jalon's commands on one database; thread-safe (one connection per thread)."""
 
     def __init__(
@@ -211,6 +214,27 @@ class Engine(CaseRecords, NonconformityCommands):
                 )
                 case_id = tx.insert_case(row)
                 row = row._replace(id=case_id)
+                payload: dict[str, Any] = {
+                    "workflow": definition.id,
+                    "version": definition.version,
+                    "digest": definition.digest(),
+                    "org": org,
+                    "data": data,
+                    "roles": sorted(actor.roles),
+                }
+                clocks = apply_step_clocks(
+                    tx,
+                    definition,
+                    case_id,
+                    None,
+                    None,
+                    definition.initial_state,
+                    data,
+                    now,
+                    default_parameters(),
+                )
+                if clocks:
+                    payload["clocks"] = clocks
                 entry = make_entry(
                     chain_id=case_id,
                     seq=1,
@@ -220,14 +244,7 @@ class Engine(CaseRecords, NonconformityCommands):
                     kind="case.opened",
                     reference=reference,
                     to_state=definition.initial_state,
-                    payload={
-                        "workflow": definition.id,
-                        "version": definition.version,
-                        "digest": definition.digest(),
-                        "org": org,
-                        "data": data,
-                        "roles": sorted(actor.roles),
-                    },
+                    payload=payload,
                 )
                 tx.append_entry(entry)
                 tx.move_case_head(row, entry)
@@ -261,101 +278,6 @@ class Engine(CaseRecords, NonconformityCommands):
             self._record_fact(reference, actor, expected_version, "case.data_set", set_data)
             log.info("case.data_set", fields=sorted(values))
         return self.show(reference)
-
-    def fire(
-        self,
-        reference: str,
-        trigger: str,
-        actor: Actor,
-        expected_version: int | None = None,
-        *,
-        derogation: str | None = None,
-    ) -> FireOutcome:
-        """Take the step ``trigger`` if allowed and every blocking control holds.
-
-        ``derogation`` is the written justification of a derogation: the step then passes
-        despite failing blocking controls if ``actor`` holds the workflow's derogation
-        authority, and each derogated control raises a concession. Failing non-blocking
-        controls raise non-conformities. They are opened in the step's own transaction.
-        """
-        with self._command("case.fire", actor, case=reference, trigger=trigger) as log:
-            with self.store.write() as tx:
-                case, compiled = self._load(tx, reference, expected_version)
-                snapshot = self._snapshot(tx, case, compiled, actor)
-                decision = decide(compiled, snapshot, trigger, derogation)
-                if decision.refusal is not None:
-                    decision.refusal.details["controls"] = [
-                        result.as_payload() for result in decision.results
-                    ]
-                    raise decision.refusal
-                assert decision.dest is not None
-                assert decision.transition is not None
-                payload: dict[str, Any] = {
-                    "trigger": trigger,
-                    "roles": sorted(actor.roles),
-                    "controls": [result.as_payload() for result in decision.results],
-                }
-                raised: list[str] = []
-                if not all(result.passed for result in decision.results):
-                    drafts = drafts_for_step(
-                        decision.transition,
-                        decision.results,
-                        actor,
-                        derogation if decision.derogated else None,
-                    )
-                    raised = self._raise_in(tx, case, case.head_seq + 1, drafts, actor)
-                    payload["nonconformities"] = raised
-                if decision.derogated:
-                    payload["derogation"] = {
-                        "authorised_by": actor.user,
-                        "justification": (derogation or "").strip(),
-                        "controls": [r.control for r in decision.results if r.blocks],
-                    }
-                at = utc_text(snapshot.now)
-                entry = case_entry(
-                    case, at, actor, "case.transition", payload, to_state=decision.dest
-                )
-                closed_at = at if compiled.is_final(decision.dest) else None
-                tx.record_step(
-                    case,
-                    entry,
-                    state=decision.dest,
-                    data=case.data,
-                    updated_at=at,
-                    closed_at=closed_at,
-                )
-            self._history.committed(entry, actor.user, "case.transition", payload)
-            log.info(
-                "case.fired",
-                from_state=case.state,
-                to_state=decision.dest,
-                derogated=decision.derogated,
-                nonconformities=len(raised),
-            )
-        states = compiled.definition.states
-        return FireOutcome(
-            reference,
-            trigger,
-            case.state,
-            decision.dest,
-            states[case.state].label,
-            states[decision.dest].label,
-            case.version + 1,
-            decision.results,
-            tuple(raised),
-            decision.derogated,
-        )
-
-    def _raise_in(
-        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
-    ) -> list[str]:
-        """Open each draft non-conformity on ``source`` inside ``tx``; return their references."""
-        if not drafts:
-            return []
-        definition, text, path = nc_definition(self.catalogue)
-        self._register_in(tx, definition, text, path, actor)
-        now = self.clock.now()
-        return [open_in(tx, definition, source, source_seq, d, actor, now) for d in drafts]
 
     # ------------------------------------------------------------------ queries
 

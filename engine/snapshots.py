@@ -14,15 +14,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import orjson
 
 from engine.actors import Actor
-from engine.controls import CaseSnapshot, DocumentView, HistoryEntry
+from engine.controls import CaseSnapshot, ClockView, DocumentView, HistoryEntry
 from engine.machine import CompiledWorkflow
 from storage.audit import Entry
+from storage.clock_store import clocks_of_case
 from storage.store import CaseRow, DocumentRow, Tx
 
 DOCUMENT_KIND = "case.document_attached"
@@ -124,6 +125,18 @@ def build_snapshot(
     def case_history() -> tuple[HistoryEntry, ...]:
         return history.entries(tx, case.id, case.head_seq)
 
+    def clock_views() -> dict[str, ClockView]:
+        return {
+            row.name: ClockView(
+                row.name,
+                row.kind,
+                row.status,
+                date.fromisoformat(row.due_on),
+                date.fromisoformat(row.earliest_after),
+            )
+            for row in clocks_of_case(tx, case.id)
+        }
+
     def document_views() -> Sequence[DocumentView]:
         if documents is not None:
             return [DocumentView(d.doc_type, d.name, d.sha256, d.signed_by) for d in documents]
@@ -139,4 +152,5 @@ def build_snapshot(
         fields=compiled.definition.fields,
         _opened_at_text=case.opened_at,
         _load_history=case_history,
+        _load_clocks=clock_views,
     )

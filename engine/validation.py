@@ -160,6 +160,31 @@ def _all_findings(defn: WorkflowDef, known_controls: Collection[str] | None) -> 
     yield from _check_roles(defn)
     if known_controls is not None:
         yield from _check_controls(defn, known_controls)
+    # Late import: the clocks' checks use the rule compiler and the parameter tables, whose
+    # modules import this one (for the names controls refer to).
+    from engine.clock_validation import clock_findings  # noqa: PLC0415
+
+    yield from clock_findings(defn)
+
+
+def suggest(name: str, candidates: Collection[str]) -> str:
+    """`` (vouliez-vous dire « x » ?)`` for the closest candidate, or an empty text."""
+    return _suggest(name, candidates)
+
+
+def field_problem(defn: WorkflowDef, name: str, wanted: tuple[FieldType, ...] | None) -> str | None:
+    """Why ``name`` is not a field of ``defn`` of one of the ``wanted`` types, or None."""
+    return _field_problem(defn, name, wanted)
+
+
+def trigger_problem(defn: WorkflowDef, name: str) -> str | None:
+    """Why ``name`` is not a trigger of ``defn``, or None."""
+    return _trigger_problem(defn, name)
+
+
+def table_problem(name: str, tables: Collection[str] | None) -> str | None:
+    """Why ``name`` is not a parameter table (None when it is, or tables are unknown)."""
+    return _table_problem(name, tables)
 
 
 def _suggest(name: str, candidates: Collection[str]) -> str:

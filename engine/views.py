@@ -65,3 +65,5 @@ class FireOutcome(NamedTuple):
     controls)."""
     derogated: bool = False
     """True when the step passed on a derogation."""
+    clocks: tuple[dict[str, Any], ...] = ()
+    """What the step did to the case's clocks (started, stopped, interrupted, restarted)."""

@@ -84,6 +84,7 @@ class Statements:
     """Driver-ready SQL text for one dialect; parameters are passed by name in a dict."""
 
     case_by_reference: str
+    case_by_id: str
     insert_case: str
     update_case: str
     update_case_head: str
@@ -150,6 +151,7 @@ def statements_for(dialect_name: str) -> Statements:
         case_by_reference=_text(
             case_select.where(cases.c.reference == bindparam("reference")), dialect
         ),
+        case_by_id=_text(case_select.where(cases.c.id == bindparam("id")), dialect),
         insert_case=_text(
             insert(cases).values(**_params(CASE_COLUMNS[1:])).returning(cases.c.id), dialect
         ),

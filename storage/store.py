@@ -124,6 +124,11 @@ class Tx:
         row = self._one(self._sql.case_by_reference, {"reference": reference})
         return CaseRow(*row) if row else None
 
+    def case_by_id(self, case_id: int) -> CaseRow | None:
+        """The case with this id, or None."""
+        row = self._one(self._sql.case_by_id, {"id": case_id})
+        return CaseRow(*row) if row else None
+
     def insert_case(self, row: CaseRow) -> int:
         """Insert a new case (its ``id`` is ignored) and return the id it was given."""
         params = {name: getattr(row, name) for name in CaseRow._fields if name != "id"}
@@ -243,9 +248,12 @@ class Tx:
         return WorkflowRow(*row) if row else None
 
     def insert_workflow(self, row: WorkflowRow) -> None:
-        """Register a definition version."""
+        """Register a definition version; a concurrent registration is ``StaleRecord``."""
         params = {name: getattr(row, name) for name in WorkflowRow._fields}
-        self._cursor.execute(self._sql.insert_workflow, params)
+        try:
+            self._cursor.execute(self._sql.insert_workflow, params)
+        except self._integrity_error as error:
+            raise StaleRecord(f"workflow {row.workflow_id} v{row.version}") from error
 
 
 class Store:

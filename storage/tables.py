@@ -109,6 +109,37 @@ class NonconformityRecord(SQLModel, table=True):
     raised_by: str = Field(max_length=200)
 
 
+class ClockRecord(SQLModel, table=True):
+    """A clock of a case: a legal or internal time limit, its due time and what comes next.
+
+    One row per (case, clock name); a clock started again is the same row, reset. The
+    scheduler's work queue is ``next_fire_at`` (the next warning or the due time). Every
+    change of a clock moves its case's audit chain head in the same transaction.
+    """
+
+    __tablename__ = "case_clocks"
+    __table_args__ = (UniqueConstraint("case_id", "name", name="uq_case_clock_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id")
+    name: str = Field(max_length=64)
+    kind: str = Field(max_length=24)
+    status: str = Field(max_length=16)
+    started_on: str = Field(max_length=10)
+    period: str = Field(max_length=16)
+    due_on: str = Field(max_length=10, description="The period's last day.")
+    due_at: str = Field(max_length=TIMESTAMP_LENGTH, description="The end of the last day.")
+    earliest_after: str = Field(max_length=10)
+    interruptions: int = 0
+    interrupted_on: str | None = Field(default=None, max_length=10)
+    remaining_days: int | None = None
+    warnings_done: int = 0
+    next_fire_at: str | None = Field(default=None, max_length=TIMESTAMP_LENGTH, index=True)
+    ended_at: str | None = Field(default=None, max_length=TIMESTAMP_LENGTH)
+    explanation: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: str = Field(max_length=TIMESTAMP_LENGTH)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last sequence number given to a case reference for (organisation, year, code)."""
 

@@ -35,11 +35,20 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/nonconformity.py",  # opens a non-conformity's case and index row in the step's tx
     "engine/nc_commands.py",  # the service's register commands (open by hand, list, similar)
     "engine/snapshots.py",  # builds a case's snapshot from the stored rows, history cached
+    "engine/steps.py",  # the service's step: decide, raise, move the clocks, record
+    "engine/clocks.py",  # the clock rules, over the stored clock row (ClockRow)
+    "engine/clock_effects.py",  # a step's effects on the case's clocks, in its transaction
+    "engine/clock_commands.py",  # the service's clock commands and the scheduler's sweep
     *INTERFACES,
 )
 """Engine modules allowed to import storage beyond ``storage.canonical`` (decision 0005)."""
 
-ENGINE_MAY_IMPORT_WORKFLOWS = ("engine/service.py", "engine/nonconformity.py", *INTERFACES)
+ENGINE_MAY_IMPORT_WORKFLOWS = (
+    "engine/service.py",
+    "engine/nonconformity.py",
+    "engine/steps.py",  # names the service's Catalogue type in its protocol
+    *INTERFACES,
+)
 """Engine modules that know where the procedure library lives."""
 
 ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
