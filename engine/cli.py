@@ -14,6 +14,7 @@ import typer
 from engine.cli_audit import audit_app
 from engine.cli_calendar import calendar_app
 from engine.cli_cases import case_app
+from engine.cli_clocks import clocks_app
 from engine.cli_context import CliState
 from engine.cli_controls import controls_app
 from engine.cli_db import db_app
@@ -43,6 +44,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(controls_app, name="controls")
 app.add_typer(nc_app, name="nc")
 app.add_typer(payment_app, name="payment")
+app.add_typer(clocks_app, name="clocks")
 app.command("demo")(demo_command)
 
 

@@ -142,8 +142,8 @@ class ClockCommands:
                 self._refuse_if_closed(case, compiled)
                 clock, row = _clock_of(tx, case, compiled, name)
                 now = self.clock.now()
-                row, fact = interrupt(clock, row, on or day_of(now), now)
-                fact.update(reason=reason.strip(), missing=[m.strip() for m in missing if m])
+                details = {"reason": reason.strip(), "missing": [m.strip() for m in missing if m]}
+                row, fact = interrupt(clock, row, on or day_of(now), now, details)
                 _record_clock(tx, case, actor, row, fact, now)
             log.info("clock.interrupted", clock=name)
         return row
@@ -167,14 +167,14 @@ class ClockCommands:
         self: _EngineParts,
         *,
         reference: str | None = None,
-        due_before: datetime | None = None,
+        due_before: date | None = None,
         status: str | None = None,
         limit: int = 1000,
     ) -> list[ListedClock]:
-        """Clocks matching the filters, soonest due first."""
+        """Clocks matching the filters (``due_before``: last day before it), soonest due first."""
         filters = {
             "reference": reference,
-            "due_before": utc_text(due_before) if due_before is not None else None,
+            "due_before": due_before.isoformat() if due_before is not None else None,
             "status": status,
         }
         with self.store.read() as tx:

@@ -178,9 +178,15 @@ def stop(row: ClockRow, now: datetime) -> tuple[ClockRow, dict[str, Any]]:
 
 
 def interrupt(
-    clock: ClockDef, row: ClockRow, on_day: date, now: datetime
+    clock: ClockDef,
+    row: ClockRow,
+    on_day: date,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
 ) -> tuple[ClockRow, dict[str, Any]]:
     """Interrupt a running clock on ``on_day``, keeping the days left.
+
+    ``details`` (the reason, the missing items…) are kept in the fact and the clock's history.
 
     Raises:
         ClockRefused: the clock cannot be interrupted, is not running, or was interrupted
@@ -216,6 +222,7 @@ def interrupt(
         "on": on_day.isoformat(),
         "remaining_days": max(remaining, 0),
         "due_on_before": row.due_on,
+        **(details or {}),
     }
     return _with_history(interrupted, fact), fact
 

@@ -144,14 +144,15 @@ def _listing_sql(dialect: str, filters: tuple[str, ...]) -> str:
         if name == "reference":
             query = query.where(cases.c.reference == bindparam("reference"))
         elif name == "due_before":
-            query = query.where(clocks.c.due_at < bindparam("due_before"))
+            query = query.where(clocks.c.due_on < bindparam("due_before"))
         else:
             query = query.where(clocks.c[name] == bindparam(name))
     return compile_for(query.order_by(clocks.c.due_at, clocks.c.id), dialect)
 
 
 def list_clocks(tx: Tx, filters: dict[str, str | None], limit: int = 1000) -> list[ListedClock]:
-    """Clocks matching the filters (``reference``, ``due_before``, ``status``, ``name``)."""
+    """Clocks matching the filters: ``reference``, ``due_before`` (a last day before this
+    ``AAAA-MM-JJ``), ``status``, ``name``."""
     given = {name: value for name, value in filters.items() if value is not None}
     names = tuple(sorted(given))
     cursor = tx.execute(_listing_sql(tx.dialect, names), given)
