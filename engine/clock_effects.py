@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from engine.clocks import (
@@ -22,8 +23,9 @@ from engine.clocks import (
     start,
     stop,
 )
-from engine.definition import ClockDef, FieldDef, WorkflowDef
+from engine.definition import ClockDef, FieldDef, LatePaymentDef, WorkflowDef
 from engine.errors import EngineError, InvalidValue
+from engine.late_payment import AmountBase, DayCount, compute_late_payment
 from engine.rules import ParameterLookup
 from storage.clock_store import ClockRow, clocks_of_case, save_clock
 from storage.store import Tx
@@ -55,6 +57,8 @@ def apply_step_clocks(
         stops = _hits(clock.stop.triggers, clock.stop.states, trigger, dest, entering)
         if row is not None and stops and row.status in (RUNNING, INTERRUPTED):
             row, fact = stop(row, now)
+            if clock.late_payment is not None:
+                fact.update(_late_payment(clock.late_payment, row, data, now, params))
             facts.append(fact)
         if row is not None and trigger is not None and trigger in clock.interrupt_on:
             row, fact = interrupt(clock, row, day_of(now), now)
@@ -69,6 +73,42 @@ def apply_step_clocks(
         if row is not None and row is not existing.get(name):
             save_clock(tx, row)
     return facts
+
+
+def _late_payment(
+    rule: LatePaymentDef,
+    row: ClockRow,
+    data: Mapping[str, Any],
+    now: datetime,
+    params: ParameterLookup,
+) -> dict[str, Any]:
+    """The late-payment interest of a payment clock that stopped, or nothing when in time.
+
+    A computation that cannot be made (no ECB rate for the half-year, no amount) does not
+    refuse the payment: the fact records why, in French, for the officers to follow up.
+    """
+    paid_on = day_of(now)
+    paid_text = data.get(rule.paid_on_field) if rule.paid_on_field is not None else None
+    if paid_text not in (None, ""):
+        paid_on = date.fromisoformat(str(paid_text))
+    due_on = date.fromisoformat(row.due_on)
+    if paid_on <= due_on:
+        return {}
+    amount = data.get(rule.amount_field)
+    try:
+        if amount in (None, ""):
+            raise InvalidValue(rule.amount_field, f"le champ « {rule.amount_field} » est vide")
+        result = compute_late_payment(
+            due_on,
+            paid_on,
+            Decimal(str(amount)),
+            params,
+            base=AmountBase(rule.base),
+            day_count=DayCount(rule.day_count),
+        )
+    except EngineError as error:
+        return {"late_payment_error": f"Intérêts moratoires non calculés : {error.message}"}
+    return {"late_payment": result.as_dict()}
 
 
 def _hits(

@@ -55,6 +55,16 @@ def clock_findings(defn: WorkflowDef) -> Iterator[Finding]:
         yield from _durations(clock, here, tables)
         yield from _counting(clock, here)
         yield from _interruptions(defn, clock, here)
+        if clock.late_payment is not None:
+            where = (*here, "late_payment")
+            rule = clock.late_payment
+            problem = field_problem(defn, rule.amount_field, (FieldType.AMOUNT,))
+            if problem is not None:
+                yield (*where, "amount_field"), problem
+            if rule.paid_on_field is not None:
+                problem = field_problem(defn, rule.paid_on_field, (FieldType.DATE,))
+                if problem is not None:
+                    yield (*where, "paid_on_field"), problem
         escalate = clock.on_missed.escalate
         if escalate is not None:
             if clock.kind is ClockKind.LEGAL_MINIMUM:

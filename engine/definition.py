@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -182,6 +182,19 @@ class MissedDef(_Frozen):
     )
 
 
+class LatePaymentDef(_Frozen):
+    """Late-payment interest computed when a payment clock stops after its due time."""
+
+    amount_field: str = Field(description="The amount field the interest is computed on.")
+    base: Literal["HT", "TTC"] = Field(
+        default="TTC", description="Which amount it is ([UNSURE] in law: a choice of the buyer)."
+    )
+    day_count: Literal["fixe", "exact"] = "fixe"
+    paid_on_field: str | None = Field(
+        default=None, description="A date field giving the payment day (else the day it stops)."
+    )
+
+
 class ClockDef(_Frozen):
     """A named legal or internal time limit of the procedure."""
 
@@ -218,6 +231,11 @@ class ClockDef(_Frozen):
         "full period (CCP R2192-29).",
     )
     on_missed: MissedDef = Field(default_factory=MissedDef)
+    late_payment: LatePaymentDef | None = Field(
+        default=None,
+        description="Compute and record the late-payment interest (CCP R2192-31) and the "
+        "indemnity when the clock stops late.",
+    )
 
 
 class WorkflowDef(_Frozen):

@@ -69,6 +69,7 @@ clocks:
       nc_severity: major
       notify: [comptable, responsable_finances]
       escalate: signaler_retard
+    late_payment: {amount_field: montant}
   objectif_20_jours:
     label: Engagement de paiement en 20 jours
     kind: internal_target

@@ -222,3 +222,21 @@ def test_a_clock_never_changes_without_its_case_chain(engine: Engine) -> None:
     assert kinds[:2] == ["case.opened", "case.transition"]
     assert kinds.count("clock.missed") == 2
     assert engine.verify(reference).intact
+
+
+def test_a_late_payment_records_its_interest_and_indemnity(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    reference = registered_payment(engine)  # 1 200 € TTC, last day 1 April 2026
+    clock.set(datetime(2026, 4, 15, 9, tzinfo=UTC))
+    engine.fire(reference, "mandater", COMPTABLE)
+    clock.set(datetime(2026, 4, 20, 9, tzinfo=UTC))
+    stopped = {f["clock"]: f for f in engine.fire(reference, "payer", COMPTABLE).clocks}
+    payment = stopped["delai_paiement"]
+    assert (payment["met"], payment["late_days"]) == (False, 19)
+    late = payment["late_payment"]
+    # ECB rate on 1 January 2026 (2.15) + 8 points = 10.15 %; 1 200 × 10.15 % × 19 / 365
+    assert (late["annual_rate"], late["days_late"]) == ("10.15", 19)
+    assert late["interest"] == "6.34"
+    assert late["indemnity"] == "40.00"
+    assert "late_payment" not in stopped["objectif_20_jours"]
