@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.clocks import (
     INTERRUPTED,
-    RUNNING,
+    STOPPABLE,
     choose_period,
     day_of,
     interrupt,
@@ -55,7 +55,7 @@ def apply_step_clocks(
     for name, clock in definition.clocks.items():
         row = existing.get(name)
         stops = _hits(clock.stop.triggers, clock.stop.states, trigger, dest, entering)
-        if row is not None and stops and row.status in (RUNNING, INTERRUPTED):
+        if row is not None and stops and row.status in STOPPABLE and not _ended(row):
             row, fact = stop(row, now)
             if clock.late_payment is not None:
                 fact.update(_late_payment(clock.late_payment, row, data, now, params))
@@ -109,6 +109,11 @@ def _late_payment(
     except EngineError as error:
         return {"late_payment_error": f"Intérêts moratoires non calculés : {error.message}"}
     return {"late_payment": result.as_dict()}
+
+
+def _ended(row: ClockRow) -> bool:
+    """Already stopped by a step (``ended_at`` is set by a stop only, never by a miss)."""
+    return row.ended_at is not None
 
 
 def _hits(

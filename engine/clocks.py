@@ -162,8 +162,12 @@ def _as_delta(text: str) -> timedelta:
     return timedelta(days=period.count * (7 if period.unit.value == "w" else 1))
 
 
+STOPPABLE = (RUNNING, INTERRUPTED, MISSED)
+"""A missed clock still stops (the payment made late): it stays ``missed``, with its end."""
+
+
 def stop(row: ClockRow, now: datetime) -> tuple[ClockRow, dict[str, Any]]:
-    """Stop a running or interrupted clock; the fact says whether it was met in time."""
+    """Stop a clock; the fact says whether it was met in time, and how late it was."""
     late = utc_text(now) > row.due_at
     fact = {
         "clock": row.name,
@@ -173,7 +177,8 @@ def stop(row: ClockRow, now: datetime) -> tuple[ClockRow, dict[str, Any]]:
     }
     if late and row.kind != ClockKind.LEGAL_MINIMUM.value:
         fact["late_days"] = (day_of(now) - date.fromisoformat(row.due_on)).days
-    stopped = row._replace(status=STOPPED, next_fire_at=None, ended_at=utc_text(now))
+    status = MISSED if row.status == MISSED else STOPPED
+    stopped = row._replace(status=status, next_fire_at=None, ended_at=utc_text(now))
     return stopped._replace(updated_at=utc_text(now)), fact
 
 
@@ -313,7 +318,6 @@ def due_event(
         status=ended,
         warnings_done=len(clock.warnings),
         next_fire_at=None,
-        ended_at=utc_text(now),
         updated_at=utc_text(now),
     )
     fact = {

@@ -3,7 +3,9 @@
 It shows a case opened and filled in, documents fingerprinted, steps refused by a control or
 by a role (and the refusals recorded), a procedure declared sans suite, a non-blocking control
 and a derogation raising non-conformities, one of them treated to closure
-(``engine.demo_quality``), and the hash-chained trail verified and sealed by a checkpoint.
+(``engine.demo_quality``), a supplier payment interrupted then paid late while the scheduler
+sweeps simulated days (``engine.demo_clocks``), and the hash-chained trail verified and sealed
+by a checkpoint.
 Time is simulated.
 """
 
@@ -21,6 +23,7 @@ from rich.table import Table
 
 from engine.actors import Actor
 from engine.clock import FrozenClock
+from engine.demo_clocks import clocks_story
 from engine.demo_quality import quality_story
 from engine.errors import CommandRefused
 from engine.log import configure_logging
@@ -97,6 +100,7 @@ def demo_command(
             lambda case, doc_type, actor: _attach(engine, case, pieces, doc_type, actor),
             out,
         )
+        payment = clocks_story(engine, clock, out)
         checkpoint = engine.checkpoint()
         report = engine.verify()
         out.rule("Piste d'audit")
@@ -123,6 +127,8 @@ def demo_command(
             f"jalon --db {db} case list",
             f"jalon --db {db} nc list",
             f"jalon --db {db} nc show {nc}",
+            f"jalon --db {db} clocks list",
+            f"jalon --db {db} clocks explain {payment} delai_global_paiement",
             "jalon workflows show mapa",
             "jalon workflows diagram mapa",
         ):

@@ -240,3 +240,17 @@ def test_a_late_payment_records_its_interest_and_indemnity(
     assert late["interest"] == "6.34"
     assert late["indemnity"] == "40.00"
     assert "late_payment" not in stopped["objectif_20_jours"]
+
+
+def test_paying_after_the_miss_still_records_the_interest_and_stays_missed(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    reference = registered_payment(engine)
+    engine.sweep_clocks(at("2026-04-05T00:00:00Z"))
+    clock.set(datetime(2026, 4, 15, 9, tzinfo=UTC))
+    engine.fire(reference, "mandater", COMPTABLE)
+    clock.set(datetime(2026, 4, 20, 9, tzinfo=UTC))
+    stopped = {f["clock"]: f for f in engine.fire(reference, "payer", COMPTABLE).clocks}
+    assert stopped["delai_paiement"]["late_payment"]["interest"] == "6.34"
+    row = engine.clock_detail(reference, "delai_paiement").clock
+    assert (row.status, row.ended_at) == ("missed", "2026-04-20T09:00:00.000000Z")

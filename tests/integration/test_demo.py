@@ -21,10 +21,15 @@ def test_the_demo_walks_every_scene_and_leaves_an_intact_trail(
     assert "par dérogation" in out
     assert "actor_not_named" in out  # the action's owner may not check its effectiveness
     assert "Action corrective réalisée → Close (action efficace) (nadia.ferrand)" in out
+    assert "délai delai_global_paiement relancé" in out  # interrupted, then a fresh period
+    assert "1 × clock.missed" in out  # the scheduler's sweeps on simulated days
+    assert "Intérêts moratoires" in out  # computed, or why not (no ECB rate yet)
     register = json.loads(run_jalon("--db", str(database), "nc", "list", "--json").stdout)
-    assert sorted((n["nature"], n["state"]) for n in register) == [
-        ("concession", "detectee"),
-        ("nonconformity", "close"),
+    assert sorted((n["nature"], n["origin"], n["state"]) for n in register) == [
+        ("concession", "control", "detectee"),
+        ("nonconformity", "control", "close"),
+        ("nonconformity", "missed_deadline", "detectee"),
+        ("nonconformity", "missed_deadline", "detectee"),
     ]
     verified = run_jalon("--db", str(database), "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
