@@ -20,6 +20,7 @@ from engine.cli_controls import controls_app
 from engine.cli_db import db_app
 from engine.cli_nc import nc_app
 from engine.cli_payment import payment_app
+from engine.cli_scheduler import scheduler_app
 from engine.cli_workflows import workflows_app
 from engine.demo import demo_command
 from engine.errors import ConcurrentModification, EngineError
@@ -45,6 +46,7 @@ app.add_typer(controls_app, name="controls")
 app.add_typer(nc_app, name="nc")
 app.add_typer(payment_app, name="payment")
 app.add_typer(clocks_app, name="clocks")
+app.add_typer(scheduler_app, name="scheduler")
 app.command("demo")(demo_command)
 
 

@@ -38,6 +38,7 @@ from storage.clock_store import (
     claim_due,
     clocks_of_case,
     earliest_due,
+    is_lock_conflict,
     list_clocks,
     save_clock,
 )
@@ -85,6 +86,8 @@ class _EngineParts(Protocol):
         trigger: str,
         actor: Actor,
         derogation: str | None = None,
+        *,
+        uncommitted: bool = False,
     ) -> StepTaken: ...
 
     def _fire_due(self, tx: Tx, row: ClockRow, now: datetime, report: SweepReport) -> None: ...
@@ -199,22 +202,27 @@ class ClockCommands:
         """Fire every clock action due at ``now`` (default: the engine's clock), once each.
 
         Claims ``batch`` clocks per transaction. A batch that meets a concurrent change of
-        one of its cases is rolled back and taken again clock by clock.
+        one of its cases, or a deadlock with another sweep (PostgreSQL), is rolled back and
+        taken again clock by clock; the report counts only what committed.
         """
         at = now or self.clock.now()
         report = SweepReport(utc_text(at))
         self._ensure_nc_workflow()
         log = get_logger("scheduler")
         while True:
+            done = SweepReport(report.at)  # this batch's actions: counted once it commits
             try:
                 with self.store.write() as tx:
                     claimed = claim_due(tx, utc_text(at), batch)
                     for row in claimed:
-                        self._fire_due(tx, row, at, report)
-            except StaleRecord:
-                report.retried += 1
+                        self._fire_due(tx, row, at, done)
+            except Exception as conflict:
+                if not (isinstance(conflict, StaleRecord) or is_lock_conflict(conflict)):
+                    raise
+                report.retried += 1  # rolled back whole: the batch is taken again, clock by clock
                 batch = 1
                 continue
+            _add_to(report, done)
             if len(claimed) < batch:
                 break
         if report.total:
@@ -253,7 +261,7 @@ class ClockCommands:
         if compiled.is_final(case.state):
             return
         try:
-            self._step_in(tx, case, compiled, trigger, SYSTEM)
+            self._step_in(tx, case, compiled, trigger, SYSTEM, uncommitted=True)
             report.escalations.append(f"{reference}:{trigger}")
         except CommandRefused as refusal:
             payload = {
@@ -266,6 +274,15 @@ class ClockCommands:
             entry = case_entry(case, utc_text(self.clock.now()), SYSTEM, "command.refused", payload)
             tx.append_entry(entry)
             tx.move_case_head(case, entry)
+
+
+def _add_to(report: SweepReport, done: SweepReport) -> None:
+    """Add a committed batch's actions to the sweep's report."""
+    for kind, count in done.fired.items():
+        report.fired[kind] = report.fired.get(kind, 0) + count
+    report.nonconformities.extend(done.nonconformities)
+    report.escalations.extend(done.escalations)
+    report.lateness_seconds.extend(done.lateness_seconds)
 
 
 def _case_by_id(tx: Tx, case_id: int) -> CaseRow:

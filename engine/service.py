@@ -374,10 +374,17 @@ class Engine(CaseRecords, StepCommands, NonconformityCommands, ClockCommands):
         compiled: CompiledWorkflow,
         actor: Actor,
         documents: Sequence[DocumentRow] | None = None,
+        *,
+        uncommitted: bool = False,
     ) -> CaseSnapshot:
-        """What controls see; documents and history are read only if a control asks."""
+        """What controls see; documents and history are read only if a control asks.
+
+        ``uncommitted``: ``tx`` has already written to this case, so its history is read
+        without the shared cache (which must only ever hold committed entries).
+        """
         now = self.clock.now()
-        return build_snapshot(tx, case, compiled, actor, now, self._history, documents)
+        history = HistoryCache() if uncommitted else self._history
+        return build_snapshot(tx, case, compiled, actor, now, history, documents)
 
     @staticmethod
     def _refuse_if_closed(case: CaseRow, compiled: CompiledWorkflow) -> None:

@@ -56,6 +56,8 @@ class _EngineParts(Protocol):
         compiled: CompiledWorkflow,
         actor: Actor,
         documents: Sequence[DocumentRow] | None = None,
+        *,
+        uncommitted: bool = False,
     ) -> CaseSnapshot: ...
 
     def _register_in(
@@ -74,6 +76,8 @@ class _EngineParts(Protocol):
         trigger: str,
         actor: Actor,
         derogation: str | None = None,
+        *,
+        uncommitted: bool = False,
     ) -> StepTaken: ...
 
 
@@ -148,9 +152,15 @@ class StepCommands:
         trigger: str,
         actor: Actor,
         derogation: str | None = None,
+        *,
+        uncommitted: bool = False,
     ) -> StepTaken:
-        """Decide and write the step inside ``tx``; raise the refusal when it is refused."""
-        snapshot = self._snapshot(tx, case, compiled, actor)
+        """Decide and write the step inside ``tx``; raise the refusal when it is refused.
+
+        ``uncommitted``: ``tx`` has already written to the case (the scheduler's escalation
+        after a missed clock), so the snapshot does not use the shared history cache.
+        """
+        snapshot = self._snapshot(tx, case, compiled, actor, uncommitted=uncommitted)
         decision = decide(compiled, snapshot, trigger, derogation)
         if decision.refusal is not None:
             decision.refusal.details["controls"] = [r.as_payload() for r in decision.results]

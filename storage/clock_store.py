@@ -129,6 +129,21 @@ def claim_due(tx: Tx, now: str, limit: int) -> list[ClockRow]:
     return [ClockRow(*row) for row in cursor.fetchall()]
 
 
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back."""
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True when the database aborted a transaction to break a deadlock (or a serialization
+    conflict): nothing of it was written, and it may simply be run again.
+
+    Concurrent sweeps can meet so on PostgreSQL: one holds a case's row (a warning written)
+    and waits for the non-conformity counter, which the other holds while it writes to the
+    same case. The driver's error carries the SQLSTATE (no driver import here).
+    """
+    return getattr(error, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def earliest_due(tx: Tx) -> str | None:
     """The earliest next action of any clock (UTC text), or None when none is waiting."""
     row = tx.execute(_sql(tx.dialect, "earliest")).fetchone()

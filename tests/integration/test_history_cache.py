@@ -9,6 +9,7 @@ import pytest
 
 from engine.actors import Actor
 from engine.errors import ControlsFailed
+from engine.facts import case_entry
 from engine.service import Engine
 from engine.snapshots import HistoryCache
 from tests.integration.sample_workflow import make_engine, write_library
@@ -89,3 +90,36 @@ def test_a_document_attached_by_another_engine_is_seen(
     outcome = engine.fire(reference, "commander", chef)
     assert outcome.results[0].passed
     assert engine.show(reference).documents[0].signed_by == "Le fournisseur"
+
+
+class _Rollback(Exception):
+    """Raised to roll a transaction back."""
+
+
+def test_a_snapshot_inside_a_writing_transaction_leaves_the_shared_cache_alone(
+    engine: Engine,
+) -> None:
+    """The scheduler's escalation reads a history its own transaction extended: if that
+    transaction rolls back, the shared cache must not keep the entry that never was."""
+    reference = engine.open_case("achat", org="AMP", actor=AGENT).reference
+    seen: list[str] = []
+
+    def write_then_read() -> int:
+        with engine.store.write() as tx:
+            case = tx.case_by_reference(reference)
+            assert case is not None
+            entry = case_entry(case, "2026-03-02T10:00:00.000000Z", AGENT, "test.fact", {})
+            tx.append_entry(entry)
+            tx.move_case_head(case, entry)
+            moved = tx.case_by_reference(reference)
+            assert moved is not None
+            compiled = engine._compiled.get(tx, moved.workflow_id, moved.workflow_version)
+            snapshot = engine._snapshot(tx, moved, compiled, AGENT, uncommitted=True)
+            seen.extend(e.kind for e in snapshot.history)
+            raise _Rollback(moved.id)
+
+    with pytest.raises(_Rollback) as rolled:
+        write_then_read()
+    assert seen == ["case.opened", "test.fact"]
+    assert rolled.value.args[0] not in engine._history._known
+    assert [e.kind for e in engine.history(reference)] == ["case.opened"]
