@@ -15,10 +15,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tests.pgserver import PostgresUnavailable
 
+from .bench_clocks import QUICK_CLOCKS, ClockSizes
 from .common import QUICK, Comparison, Sizes, machine, print_table, with_overrides
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -28,8 +30,13 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "verify_postgres": ("tests.benchmarks.bench_verify", "run_postgres"),
     "controls_sqlite": ("tests.benchmarks.bench_controls", "run_sqlite"),
     "controls_postgres": ("tests.benchmarks.bench_controls", "run_postgres"),
+    "clocks_sqlite": ("tests.benchmarks.bench_clocks", "run_sqlite"),
+    "clocks_postgres": ("tests.benchmarks.bench_clocks", "run_postgres"),
 }
 """Benchmark name -> (module, function taking ``(Sizes, workdir)``), in running order."""
+
+CLOCK_BENCHMARKS = frozenset({"clocks_sqlite", "clocks_postgres"})
+"""The deadline benchmarks: they also take ``clock_sizes`` (`ClockSizes`)."""
 
 
 def _workers(text: str) -> tuple[int, ...]:
@@ -39,6 +46,16 @@ def _workers(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError("a comma-separated list of worker counts") from None
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError("worker counts are positive")
+    return counts
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive numbers") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive numbers")
     return counts
 
 
@@ -67,6 +84,16 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="interleaved passes per verify variant")
     parser.add_argument(
         "--no-sqlmodel", action="store_true", help="skip the informative SQLModel variant"
+    )
+    parser.add_argument("--clocks", type=int, help="deadlines: clocks due together (10000)")
+    parser.add_argument(
+        "--lateness-clocks", type=int, help="deadlines: clocks due together for lateness (1000)"
+    )
+    parser.add_argument(
+        "--sweep-batches", type=_counts, help="deadlines: sweep_clocks batch sizes, e.g. 50,200"
+    )
+    parser.add_argument(
+        "--sweepers", type=_counts, help="deadlines: PostgreSQL sweeping processes, e.g. 1,2"
     )
     parser.add_argument("--profile", action="store_true", help="break the time down step by step")
     parser.add_argument(
@@ -98,9 +125,21 @@ def sizes_from(arguments: argparse.Namespace) -> Sizes:
     )
 
 
-def _function(name: str) -> Callable[[Sizes, Path], list[Comparison]]:
+def clock_sizes_from(arguments: argparse.Namespace) -> ClockSizes:
+    """The deadline benchmarks' sizes: defaults or ``--quick``, then each explicit override."""
+    base = QUICK_CLOCKS if arguments.quick else ClockSizes()
+    overrides = {
+        "clocks": arguments.clocks,
+        "lateness_clocks": arguments.lateness_clocks,
+        "batches": arguments.sweep_batches,
+        "pg_sweepers": arguments.sweepers,
+    }
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _function(name: str) -> Callable[..., list[Comparison]]:
     module_name, attribute = BENCHMARKS[name]
-    function: Callable[[Sizes, Path], list[Comparison]] = getattr(
+    function: Callable[..., list[Comparison]] = getattr(
         importlib.import_module(module_name), attribute
     )
     return function
@@ -110,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks; status 2 if one failed, 1 if ``--strict`` and a target missed."""
     arguments = parse_arguments(argv)
     sizes = sizes_from(arguments)
+    clock_sizes = clock_sizes_from(arguments)
     names = [name for name in BENCHMARKS if not arguments.only or name in arguments.only]
     temporary = sizes.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="jalon-bench-")) if temporary else sizes.workdir
@@ -117,7 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     print("Jalon benchmarks" + (" (--quick: smoke run, figures not meaningful)" * arguments.quick))
     print_table("Machine", ["", ""], [[k, v] for k, v in machine(workdir).items()])
-    print(f"sizes: {sizes}\n", flush=True)
+    print(f"sizes: {sizes}", flush=True)
+    if CLOCK_BENCHMARKS.intersection(names):
+        print(f"deadline sizes: {clock_sizes}", flush=True)
+    print(flush=True)
     comparisons: list[Comparison] = []
     failed: list[str] = []
     skipped: list[str] = []
@@ -126,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"=== {name}", flush=True)
             began = time.perf_counter()
             try:
-                comparisons.extend(_function(name)(sizes, workdir / name))
+                extra = {"clock_sizes": clock_sizes} if name in CLOCK_BENCHMARKS else {}
+                comparisons.extend(_function(name)(sizes, workdir / name, **extra))
             except PostgresUnavailable as missing:
                 skipped.append(name)
                 print(f"--- {name} skipped: PostgreSQL unavailable ({missing.reason})", flush=True)
