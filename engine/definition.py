@@ -8,10 +8,11 @@ problem), checked for structure here (pydantic, unknown keys forbidden) and for 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from storage.canonical import canonical_json
 
@@ -274,9 +275,23 @@ class WorkflowDef(_Frozen):
         """The names of the final states."""
         return frozenset(name for name, state in self.states.items() if state.final)
 
+    _digest: str | None = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (``update`` applied); its digest is computed anew."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._digest = None
+        return copied
+
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of the definition: its content, not its formatting."""
-        return content_digest(self)
+        """SHA-256 of the canonical JSON of the definition: its content, not its formatting.
+
+        Computed once per object (the model is frozen): a step that opens non-conformities
+        names their workflow's digest for each of them.
+        """
+        if self._digest is None:
+            self._digest = content_digest(self)
+        return self._digest
 
 
 def content_digest(definition: WorkflowDef) -> str:

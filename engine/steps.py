@@ -238,6 +238,8 @@ class StepCommands:
         if not drafts:
             return []
         definition, text, path = nc_definition(self.catalogue)
-        self._register_in(tx, definition, text, path, actor)
+        key = (self.store.database.url, definition.id, definition.version, definition.digest())
+        if key not in _REGISTERED:  # registered versions never change nor go away
+            self._register_in(tx, definition, text, path, actor)
         now = self.clock.now()
         return [open_in(tx, definition, source, source_seq, d, actor, now) for d in drafts]
