@@ -8,38 +8,19 @@ from typing import Any, Protocol
 
 from engine.actors import Actor
 from engine.case_data import check_code, fingerprint
-from engine.command_frame import CommandFrame
+from engine.engine_parts import EngineCore
 from engine.errors import InvalidValue
 from engine.facts import case_entry
 from engine.machine import CompiledWorkflow
-from engine.snapshots import HistoryCache
 from engine.views import CaseView
-from storage.store import CaseRow, DocumentRow, Store, Tx
+from storage.store import CaseRow, DocumentRow, Tx
 
 BuildFact = Callable[[Tx, CaseRow, CompiledWorkflow, str], tuple[dict[str, Any], str]]
 """Writes what goes with a fact and returns (payload, case data after the fact)."""
 
 
-class _EngineParts(Protocol):
+class _EngineParts(EngineCore, Protocol):
     """What these commands use of the Engine they are mixed into."""
-
-    @property
-    def store(self) -> Store: ...
-
-    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame: ...
-
-    def _load(
-        self, tx: Tx, reference: str, expected_version: int | None
-    ) -> tuple[CaseRow, CompiledWorkflow]: ...
-
-    def _refuse_if_closed(self, case: CaseRow, compiled: CompiledWorkflow) -> None: ...
-
-    def _now(self) -> str: ...
-
-    @property
-    def _history(self) -> HistoryCache: ...
-
-    def show(self, reference: str, actor: Actor | None = None) -> CaseView: ...
 
     def _record_fact(
         self,

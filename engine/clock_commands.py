@@ -19,17 +19,14 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from engine.actors import SYSTEM, Actor
-from engine.clock import Clock
 from engine.clocks import ClockRefused, day_of, due_event, interrupt, restart
-from engine.command_frame import CommandFrame
 from engine.definition import ClockDef, ClockKind, NcSeverity
+from engine.engine_parts import EngineCore
 from engine.errors import CommandRefused, InvalidValue, UnknownCase
 from engine.facts import case_entry
 from engine.log import get_logger
 from engine.machine import CompiledWorkflow
 from engine.nonconformity import NcDraft
-from engine.registry import CompiledCache
-from engine.snapshots import HistoryCache
 from engine.steps import StepTaken
 from storage.canonical import utc_text
 from storage.clock_store import (
@@ -43,36 +40,14 @@ from storage.clock_store import (
     save_clock,
 )
 from storage.errors import StaleRecord
-from storage.store import CaseRow, Store, Tx
+from storage.store import CaseRow, Tx
 
 SWEEP_BATCH = 200
 """How many due clocks one transaction of the sweep claims."""
 
 
-class _EngineParts(Protocol):
+class _EngineParts(EngineCore, Protocol):
     """What these commands use of the Engine they are mixed into."""
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def _compiled(self) -> CompiledCache: ...
-
-    @property
-    def _history(self) -> HistoryCache: ...
-
-    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame: ...
-
-    def _case(self, tx: Tx, reference: str) -> CaseRow: ...
-
-    def _load(
-        self, tx: Tx, reference: str, expected_version: int | None
-    ) -> tuple[CaseRow, CompiledWorkflow]: ...
-
-    def _refuse_if_closed(self, case: CaseRow, compiled: CompiledWorkflow) -> None: ...
 
     def _raise_in(
         self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor

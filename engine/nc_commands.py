@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.actors import Actor
-from engine.command_frame import CommandFrame
+from engine.engine_parts import EngineCore
 from engine.errors import UnknownCase
 from engine.facts import case_entry
 from engine.nonconformity import NC_WORKFLOW, NcDraft, check_manual
@@ -22,26 +22,15 @@ from storage.nonconformity_index import (
     list_nonconformities,
     similar_nonconformities,
 )
-from storage.store import CaseRow, Store, Tx
+from storage.store import CaseRow, Tx
 
 
-class _EngineParts(Protocol):
+class _EngineParts(EngineCore, Protocol):
     """What these commands use of the Engine they are mixed into."""
-
-    @property
-    def store(self) -> Store: ...
-
-    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame: ...
-
-    def _case(self, tx: Tx, reference: str) -> CaseRow: ...
-
-    def _now(self) -> str: ...
 
     def _raise_in(
         self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
     ) -> list[str]: ...
-
-    def show(self, reference: str, actor: Actor | None = None) -> CaseView: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,58 +11,20 @@ from typing import Any, NamedTuple, Protocol
 
 from engine.actors import SYSTEM, Actor
 from engine.case import Decision, decide
-from engine.clock import Clock
 from engine.clock_effects import apply_step_clocks
-from engine.command_frame import CommandFrame
-from engine.controls import CaseSnapshot
-from engine.definition import WorkflowDef
+from engine.engine_parts import EngineCore
 from engine.facts import case_entry
 from engine.machine import CompiledWorkflow
 from engine.nonconformity import NcDraft, drafts_for_step, nc_definition, open_in
-from engine.snapshots import HistoryCache
 from engine.views import FireOutcome
 from storage.audit import Entry
 from storage.canonical import utc_text
 from storage.errors import StaleRecord
-from storage.store import CaseRow, DocumentRow, Store, Tx
-from workflows.catalogue import Catalogue
+from storage.store import CaseRow, Tx
 
 
-class _EngineParts(Protocol):
+class _EngineParts(EngineCore, Protocol):
     """What these commands use of the Engine they are mixed into."""
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def catalogue(self) -> Catalogue: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def _history(self) -> HistoryCache: ...
-
-    def _command(self, command: str, actor: Actor, **context: str) -> CommandFrame: ...
-
-    def _load(
-        self, tx: Tx, reference: str, expected_version: int | None
-    ) -> tuple[CaseRow, CompiledWorkflow]: ...
-
-    def _snapshot(
-        self,
-        tx: Tx,
-        case: CaseRow,
-        compiled: CompiledWorkflow,
-        actor: Actor,
-        documents: Sequence[DocumentRow] | None = None,
-        *,
-        uncommitted: bool = False,
-    ) -> CaseSnapshot: ...
-
-    def _register_in(
-        self, tx: Tx, definition: WorkflowDef, source: str, source_path: str, actor: Actor
-    ) -> bool: ...
 
     def _raise_in(
         self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor

@@ -169,25 +169,6 @@ def _all_findings(defn: WorkflowDef, known_controls: Collection[str] | None) -> 
 
 def suggest(name: str, candidates: Collection[str]) -> str:
     """`` (vouliez-vous dire « x » ?)`` for the closest candidate, or an empty text."""
-    return _suggest(name, candidates)
-
-
-def field_problem(defn: WorkflowDef, name: str, wanted: tuple[FieldType, ...] | None) -> str | None:
-    """Why ``name`` is not a field of ``defn`` of one of the ``wanted`` types, or None."""
-    return _field_problem(defn, name, wanted)
-
-
-def trigger_problem(defn: WorkflowDef, name: str) -> str | None:
-    """Why ``name`` is not a trigger of ``defn``, or None."""
-    return _trigger_problem(defn, name)
-
-
-def table_problem(name: str, tables: Collection[str] | None) -> str | None:
-    """Why ``name`` is not a parameter table (None when it is, or tables are unknown)."""
-    return _table_problem(name, tables)
-
-
-def _suggest(name: str, candidates: Collection[str]) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (vouliez-vous dire « {close[0]} » ?)" if close else ""
 
@@ -247,14 +228,14 @@ def _check_references(defn: WorkflowDef) -> Iterator[Finding]:
                     where = (*where, position)
                 yield (
                     where,
-                    f"étape de départ « {source} » inconnue{_suggest(source, known)} : "
+                    f"étape de départ « {source} » inconnue{suggest(source, known)} : "
                     "elle doit être déclarée sous « states »",
                 )
         if transition.dest not in known:
             yield (
                 ("transitions", index, "dest"),
                 f"étape d'arrivée « {transition.dest} » inconnue"
-                f"{_suggest(transition.dest, known)} : elle doit être déclarée sous « states »",
+                f"{suggest(transition.dest, known)} : elle doit être déclarée sous « states »",
             )
 
 
@@ -424,7 +405,7 @@ def _check_controls(defn: WorkflowDef, known_controls: Collection[str]) -> Itera
                 yield (
                     ("transitions", index, "controls", position, "control"),
                     f"contrôle « {ref.control} » inconnu du catalogue"
-                    f"{_suggest(ref.control, known_controls)} ; contrôles disponibles : "
+                    f"{suggest(ref.control, known_controls)} ; contrôles disponibles : "
                     f"{available}",
                 )
             elif isinstance(known_controls, Mapping):
@@ -441,13 +422,13 @@ def _params_findings(defn: WorkflowDef, spec: object, ref: ControlRef) -> Iterat
         return
     for reference in spec.param_references(ref.params):
         if reference.kind is ReferenceKind.TABLE:
-            message = _table_problem(reference.name, spec.parameter_tables())
+            message = table_problem(reference.name, spec.parameter_tables())
         elif reference.kind is ReferenceKind.TRIGGER:
-            message = _trigger_problem(defn, reference.name)
+            message = trigger_problem(defn, reference.name)
         elif reference.kind is ReferenceKind.DOCUMENT:
             message = _document_problem(defn, reference.name)
         else:
-            message = _field_problem(defn, reference.name, _FIELD_TYPES.get(reference.kind))
+            message = field_problem(defn, reference.name, _FIELD_TYPES.get(reference.kind))
         if message is not None:
             yield reference.path, message
 
@@ -459,14 +440,13 @@ _FIELD_TYPES: dict[ReferenceKind, tuple[FieldType, ...]] = {
 """The field types a reference of each kind accepts (any type when the kind is not here)."""
 
 
-def _field_problem(
-    defn: WorkflowDef, name: str, wanted: tuple[FieldType, ...] | None
-) -> str | None:
+def field_problem(defn: WorkflowDef, name: str, wanted: tuple[FieldType, ...] | None) -> str | None:
+    """Why ``name`` is not a field of ``defn`` of one of the ``wanted`` types, or None."""
     fitting = [n for n, f in defn.fields.items() if wanted is None or f.type in wanted]
     expected = " ou ".join(f"« {kind.value} »" for kind in wanted or ())
     found = defn.fields.get(name)
     if found is None:
-        hint = _suggest(name, fitting) or _suggest(name, defn.fields)
+        hint = suggest(name, fitting) or suggest(name, defn.fields)
         typed = f" avec le type {expected}" if wanted else ""
         return f"champ « {name} » inconnu{hint} : il doit être déclaré sous « fields »{typed}"
     if wanted is not None and found.type not in wanted:
@@ -478,12 +458,13 @@ def _field_problem(
     return None
 
 
-def _trigger_problem(defn: WorkflowDef, name: str) -> str | None:
+def trigger_problem(defn: WorkflowDef, name: str) -> str | None:
+    """Why ``name`` is not a trigger of ``defn``, or None."""
     triggers = list(dict.fromkeys(transition.trigger for transition in defn.transitions))
     if name in triggers:
         return None
     return (
-        f"déclencheur « {name} » inconnu{_suggest(name, triggers)} : aucune transition de la "
+        f"déclencheur « {name} » inconnu{suggest(name, triggers)} : aucune transition de la "
         "procédure ne porte ce déclencheur"
     )
 
@@ -493,15 +474,16 @@ def _document_problem(defn: WorkflowDef, name: str) -> str | None:
     if name in documents:
         return None
     return (
-        f"type de pièce « {name} » inconnu{_suggest(name, documents)} : il doit figurer dans "
+        f"type de pièce « {name} » inconnu{suggest(name, documents)} : il doit figurer dans "
         "la liste « documents » d'une étape"
     )
 
 
-def _table_problem(name: str, tables: Collection[str] | None) -> str | None:
+def table_problem(name: str, tables: Collection[str] | None) -> str | None:
+    """Why ``name`` is not a parameter table (None when it is, or tables are unknown)."""
     if tables is None or name in tables:
         return None
     return (
-        f"table de paramètres « {name} » inconnue{_suggest(name, tables)} : aucune table de "
+        f"table de paramètres « {name} » inconnue{suggest(name, tables)} : aucune table de "
         "paramètres ne porte ce nom (voir docs/parameters.md)"
     )

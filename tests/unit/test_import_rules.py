@@ -39,6 +39,7 @@ ENGINE_MAY_IMPORT_STORAGE = (
     "engine/clocks.py",  # the clock rules, over the stored clock row (ClockRow)
     "engine/clock_effects.py",  # a step's effects on the case's clocks, in its transaction
     "engine/clock_commands.py",  # the service's clock commands and the scheduler's sweep
+    "engine/engine_parts.py",  # the protocol of the Engine's parts its command mixins use
     *INTERFACES,
 )
 """Engine modules allowed to import storage beyond ``storage.canonical`` (decision 0005)."""
@@ -47,6 +48,7 @@ ENGINE_MAY_IMPORT_WORKFLOWS = (
     "engine/service.py",
     "engine/nonconformity.py",
     "engine/steps.py",  # names the service's Catalogue type in its protocol
+    "engine/engine_parts.py",  # the same, in the protocol all the mixins share
     *INTERFACES,
 )
 """Engine modules that know where the procedure library lives."""
