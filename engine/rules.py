@@ -33,7 +33,8 @@ from celpy.evaluation import Activation, CELEvalError, base_functions, boolean
 from engine.definition import FieldDef
 from engine.definition import FieldType as Type
 from engine.errors import EngineError, InvalidValue
-from engine.rules_compiled import DATA_MAP, Program, Reads, cases_map, quoted, reads, translate
+from engine.rules_compiled import Program, cases_map, translate
+from engine.rules_reading import DATA_MAP, Reads, quoted, reads
 
 MAX_LENGTH = 4000
 """Longest expression accepted, in characters."""

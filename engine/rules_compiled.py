@@ -27,58 +27,47 @@ CEL errors are values here as in the interpreter (one shared :class:`CELEvalErro
 text never reaches a message), so ``&&``, ``||``, ``?:`` and ``has()`` absorb them exactly
 as celpy does; both sides of ``&&`` and ``||`` are evaluated, as the interpreter does.
 
-This module also reads the tree for :mod:`engine.rules`: the fields a rule reads
-(:func:`reads`), quoted table ids and literal texts. See docs/rules.md, "How rules are
-evaluated".
+What a rule reads of a case is read from the same tree by :mod:`engine.rules_reading`. See
+docs/rules.md, "How rules are evaluated".
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 import celpy
 from celpy import celtypes
-from celpy.evaluation import Activation, CELEvalError, Evaluator, NameContainer, eval_error
+from celpy.evaluation import Activation, CELEvalError, Evaluator, NameContainer
 
-DATA_MAP = "dossier"
-"""Name of the map holding every field of the case (``has(dossier.champ)``)."""
-
-COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-"""The list macros whose first argument names a variable (``lots.all(l, l != "")``)."""
+from engine.rules_closures import (
+    CALL_CAUGHT,
+    ERROR,
+    FALSE,
+    MACROS,
+    TRUE,
+    Abandon,
+    Caught,
+    Node,
+    Scope,
+    binary,
+    call,
+    field,
+)
+from engine.rules_reading import COMPREHENSIONS, DATA_MAP, ident_name, quoted
 
 MAX_DEPTH = 150
 """Deepest parse tree given a fast path. The interpreter needs about five Python frames per
 level of the tree; at this depth it stays far below the recursion limit (2 500 at least,
 celpy's), so the fast path never answers where the interpreter would run out of stack."""
 
-TABLE_ID = re.compile(r"""(["'])([a-z][a-z0-9_]*)\1""")
-"""A quoted identifier: a table id in ``param("…")``, a key in ``dossier["…"]``."""
-
-Scope = dict[str, Any]
-"""What closures read: the case's fields by name, list-macro variables under ``"." + name``
-and, when the rule reads the map as a whole, the ``dossier`` map under ``_MAP_KEY``."""
-
-Node = Callable[[Scope], Any]
-"""One translated node: the CEL value (or CEL error value) of its sub-expression."""
-
 _MAP_KEY = "#" + DATA_MAP  # neither a field read by name nor a variable: not an identifier
-_ERROR = CELEvalError("erreur CEL (chemin rapide)")
-_TRUE = celtypes.BoolType(True)
-_FALSE = celtypes.BoolType(False)
 _RESERVED = frozenset(name.split(".")[0] for name in celpy.googleapis)
 """Roots of celpy's protobuf annotations (``google``): the interpreter resolves them to
 name containers before any field, so they get no fast path."""
 _MACRO_NAMES = frozenset({*COMPREHENSIONS, "reduce", "min"})
 """Every method name celpy's interpreter treats as a macro."""
-_AND = eval_error("no such overload", TypeError)(celtypes.logical_and)
-_OR = eval_error("no such overload", TypeError)(celtypes.logical_or)
-"""The reductions of ``all()`` and ``exists()``, wrapped as celpy's interpreter wraps them."""
-
-_Caught = tuple[type[Exception], ...]
 _RELATION = {
     "relation_lt": "_<_",
     "relation_le": "_<=_",
@@ -95,29 +84,10 @@ _MULTIPLICATION = {
     "multiplication_mod": "_%_",
 }
 _UNARY = {"unary_not": "!_", "unary_neg": "-_"}
-_CALL_CAUGHT: _Caught = (ValueError, TypeError, AttributeError)
-"""What celpy's interpreter turns into an error value around a function or method call; each
-operator node has its own tuple below, copied from celpy's ``Evaluator``."""
-
-
-class Abandon(Exception):
-    """The fast path cannot be sure of the interpreter's answer: the interpreter decides."""
 
 
 class _Unsupported(Exception):
     """A construct the translation does not cover: the rule gets no fast path."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reads:
-    """What a rule reads of a case (see :func:`reads`)."""
-
-    names: tuple[str, ...]
-    """Names read as fields, by name or through ``dossier.x`` / ``dossier["x"]``, in the
-    order they are written, each once (CEL's type names included)."""
-    whole_map: bool
-    """The rule reads ``dossier`` as a whole (``size(dossier)``, ``dossier[nom]``): every
-    field must be converted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,71 +130,6 @@ def translate(
     except (_Unsupported, RecursionError):
         return None
     return Program(root, translator.whole_map)
-
-
-def reads(ast: celpy.Expression[Any]) -> Reads:
-    """The names ``ast`` reads as case fields and whether it reads the map as a whole.
-
-    A field is a free name (``montant_estime``) or a member of the map of all fields
-    (``dossier.montant_estime``, ``dossier["montant_estime"]``); the variables of the list
-    macros (``l`` in ``lots.all(l, l != "")``) and ``dossier`` itself are not fields.
-    Walked without recursion.
-    """
-    found: dict[str, None] = {}
-    whole_map = False
-    stack: list[tuple[Any, frozenset[str]]] = [(ast, frozenset())]
-    while stack:
-        node, bound = stack.pop()
-        if not isinstance(node, celpy.Expression):
-            continue  # a token: a method or member name, an operator, a literal's text
-        children: list[Any] = list(node.children)
-        if node.data == "ident":
-            name = str(children[0])
-            if name == DATA_MAP and name not in bound:
-                whole_map = True
-            elif name not in bound:
-                found.setdefault(name)
-            continue
-        if node.data in ("member_dot", "member_index") and DATA_MAP not in bound:
-            if ident_name(children[0]) == DATA_MAP:
-                key = str(children[1]) if node.data == "member_dot" else quoted(children[1])
-                if key is None:
-                    whole_map = True  # dossier[an expression]: any field
-                else:
-                    found.setdefault(key)
-                children = children[1:]
-        elif node.data == "member_dot_arg" and str(children[1]) in COMPREHENSIONS:
-            arguments = children[2].children if len(children) > 2 else []
-            variable = ident_name(arguments[0]) if arguments else None
-            inner = bound if variable is None else bound | {variable}
-            stack.extend((argument, inner) for argument in reversed(arguments[1:]))
-            children = children[:1]
-        stack.extend((child, bound) for child in reversed(children))
-    return Reads(tuple(found), whole_map)
-
-
-def ident_name(tree: Any) -> str | None:
-    """The name, when ``tree`` is a name alone (``montant`` but not ``montant + 1``)."""
-    while isinstance(tree, celpy.Expression) and len(tree.children) == 1:
-        if tree.data == "ident":
-            return str(tree.children[0])
-        tree = tree.children[0]
-    return None
-
-
-def quoted(tree: Any) -> str | None:
-    """The text of a quoted identifier literal alone (``"montant"``), else ``None``."""
-    match = TABLE_ID.fullmatch(literal_text(tree) or "")
-    return match.group(2) if match is not None else None
-
-
-def literal_text(tree: Any) -> str | None:
-    """The text of a literal, when ``tree`` is that literal alone."""
-    while isinstance(tree, celpy.Expression) and len(tree.children) == 1:
-        if tree.data == "literal":
-            return str(tree.children[0])
-        tree = tree.children[0]
-    return None
 
 
 def _depth(ast: celpy.Expression[Any]) -> int:
@@ -292,15 +197,15 @@ class _Translator:
             condition = test(scope)
             try:
                 if condition:
-                    left, right = yes(scope), _FALSE
+                    left, right = yes(scope), FALSE
                 else:
-                    left, right = _FALSE, no(scope)
+                    left, right = FALSE, no(scope)
             except TypeError as error:  # the interpreter would make it an error value
                 raise Abandon from error
             try:
                 return choose(condition, left, right)
             except TypeError:
-                return _ERROR
+                return ERROR
 
         return conditional
 
@@ -308,7 +213,7 @@ class _Translator:
         """``a || b``, ``a && b``: both sides evaluated, as the interpreter does."""
         name = "_||_" if tree.data == "conditionalor" else "_&&_"
         left, right = (self.node(child, bound) for child in tree.children)
-        return _binary(self.function(name), left, right, (TypeError,))
+        return binary(self.function(name), left, right, (TypeError,))
 
     def operation(self, tree: Any, bound: frozenset[str]) -> Node:
         """A relation, an addition or a multiplication: ``left op right``."""
@@ -316,7 +221,7 @@ class _Translator:
         names, caught = _OPERATIONS[tree.data]
         (left_tree,) = operator_tree.children
         left, right = self.node(left_tree, bound), self.node(right_tree, bound)
-        return _binary(self.function(names[operator_tree.data]), left, right, caught)
+        return binary(self.function(names[operator_tree.data]), left, right, caught)
 
     def unary(self, tree: Any, bound: frozenset[str]) -> Node:
         """``!x``, ``-x``."""
@@ -329,7 +234,7 @@ class _Translator:
             try:
                 return function(value)
             except (TypeError, ValueError):
-                return _ERROR
+                return ERROR
 
         return unary
 
@@ -340,7 +245,7 @@ class _Translator:
         member_tree, name_token = tree.children
         name = str(name_token)
         if DATA_MAP not in bound and ident_name(member_tree) == DATA_MAP:
-            return _field(name)
+            return field(name)
         member = self.node(member_tree, bound)
 
         def member_dot(scope: Scope) -> Any:
@@ -353,8 +258,8 @@ class _Translator:
                 try:
                     return value[name]
                 except KeyError:
-                    return _ERROR
-            return _ERROR  # no field selection on this value
+                    return ERROR
+            return ERROR  # no field selection on this value
 
         return member_dot
 
@@ -378,8 +283,8 @@ class _Translator:
                     return argument
             try:
                 return function(value, *values)
-            except _CALL_CAUGHT:
-                return _ERROR
+            except CALL_CAUGHT:
+                return ERROR
 
         return method
 
@@ -389,9 +294,9 @@ class _Translator:
         if DATA_MAP not in bound and ident_name(member_tree) == DATA_MAP:
             key = quoted(index_tree)
             if key is not None:
-                return _field(key)
+                return field(key)
         member, index = self.node(member_tree, bound), self.node(index_tree, bound)
-        return _binary(self.function("_[_]"), member, index, (TypeError, KeyError, IndexError))
+        return binary(self.function("_[_]"), member, index, (TypeError, KeyError, IndexError))
 
     def macro(self, name: str, member: Node, arguments: Any, bound: frozenset[str]) -> Node:
         """``e.all(v, body)``, ``exists``, ``exists_one``, ``map``, ``filter``."""
@@ -402,7 +307,7 @@ class _Translator:
         if variable is None or variable in _RESERVED:
             raise _Unsupported(name)
         body = self.node(body_tree, bound | {variable})
-        return _MACROS[name](member, "." + variable, body)
+        return MACROS[name](member, "." + variable, body)
 
     # --- primaries: literals, names, calls, lists, maps
 
@@ -427,7 +332,7 @@ class _Translator:
         if name == DATA_MAP:
             self.whole_map = True
             return lambda scope: scope[_MAP_KEY]
-        fallback = self.functions.get(name, _ERROR)  # ``int`` in ``type(x) == int``
+        fallback = self.functions.get(name, ERROR)  # ``int`` in ``type(x) == int``
 
         def ident(scope: Scope) -> Any:
             return scope.get(name, fallback)
@@ -443,7 +348,7 @@ class _Translator:
             if arguments_tree is None or len(arguments_tree.children) != 1:
                 raise _Unsupported(name)
             return self.has_or_dyn(name, arguments_tree.children[0], bound)
-        return _call(self.function(name), self.arguments(arguments_tree, bound))
+        return call(self.function(name), self.arguments(arguments_tree, bound))
 
     def has_or_dyn(self, name: str, argument: Any, bound: frozenset[str]) -> Node:
         """``has(e)``: whether ``e`` is not an error (``has(dossier.f)``: whether f is set)."""
@@ -457,9 +362,9 @@ class _Translator:
             and ident_name(member.children[0]) == DATA_MAP
         ):
             field = str(member.children[1])
-            return lambda scope: _TRUE if field in scope else _FALSE
+            return lambda scope: TRUE if field in scope else FALSE
         value = self.node(argument, bound)
-        return lambda scope: _FALSE if isinstance(value(scope), CELEvalError) else _TRUE
+        return lambda scope: FALSE if isinstance(value(scope), CELEvalError) else TRUE
 
     def paren_expr(self, tree: Any, bound: frozenset[str]) -> Node:
         """``(e)``."""
@@ -498,7 +403,7 @@ class _Translator:
                         raise ValueError(key)  # a duplicate key, as celpy's mapinits
                     result[key] = value
             except (ValueError, TypeError):
-                return _ERROR
+                return ERROR
             return result
 
         return map_lit
@@ -519,7 +424,7 @@ _CHAINS = frozenset(
 )
 """Nodes that, with one child, are that child's value."""
 
-_OPERATIONS: dict[str, tuple[dict[str, str], _Caught]] = {
+_OPERATIONS: dict[str, tuple[dict[str, str], Caught]] = {
     "relation": (_RELATION, (TypeError,)),
     "addition": (_ADDITION, (TypeError, ValueError, OverflowError)),
     "multiplication": (
@@ -545,143 +450,4 @@ _BUILDERS: dict[str, Callable[[_Translator, Any, frozenset[str]], Node]] = {
     "paren_expr": _Translator.paren_expr,
     "list_lit": _Translator.list_lit,
     "map_lit": _Translator.map_lit,
-}
-
-
-def _binary(function: Callable[..., Any], left: Node, right: Node, caught: _Caught) -> Node:
-    def binary(scope: Scope) -> Any:
-        a = left(scope)
-        b = right(scope)
-        try:
-            return function(a, b)
-        except caught:
-            return _ERROR
-
-    return binary
-
-
-def _call(function: Callable[..., Any], arguments: list[Node]) -> Node:
-    if len(arguments) == 1:
-        (only,) = arguments
-
-        def call_one(scope: Scope) -> Any:
-            value = only(scope)
-            if isinstance(value, CELEvalError):
-                return value
-            try:
-                return function(value)
-            except _CALL_CAUGHT:
-                return _ERROR
-
-        return call_one
-
-    def call(scope: Scope) -> Any:
-        values = [argument(scope) for argument in arguments]
-        for value in values:
-            if isinstance(value, CELEvalError):
-                return value
-        try:
-            return function(*values)
-        except _CALL_CAUGHT:
-            return _ERROR
-
-    return call
-
-
-def _field(name: str) -> Node:
-    """``dossier.name``: the field's value, or an error when it is not set."""
-    return lambda scope: scope.get(name, _ERROR)
-
-
-def _all(member: Node, key: str, body: Node) -> Node:
-    return _reduction(member, key, body, _AND, _TRUE)
-
-
-def _exists(member: Node, key: str, body: Node) -> Node:
-    return _reduction(member, key, body, _OR, _FALSE)
-
-
-def _reduction(
-    member: Node, key: str, body: Node, combine: Callable[[Any, Any], Any], start: Any
-) -> Node:
-    """``all``/``exists``: every body evaluated, errors kept as values, then combined."""
-
-    def reduction(scope: Scope) -> Any:
-        items = member(scope)
-        if isinstance(items, CELEvalError):
-            return items
-        local = dict(scope)
-
-        def one(item: Any) -> Any:
-            local[key] = item
-            return body(local)
-
-        return reduce(combine, map(one, items), start)
-
-    return reduction
-
-
-def _bodies(member: Node, key: str, body: Node) -> Callable[[Scope], Any]:
-    """The (item, value of the body) pairs of ``map``, ``filter``, ``exists_one``; the
-    interpreter raises a body's error through every enclosing node: abandon."""
-
-    def bodies(scope: Scope) -> Any:
-        items = member(scope)
-        if isinstance(items, CELEvalError):
-            return items
-        local = dict(scope)
-        pairs = []
-        for item in items:
-            local[key] = item
-            value = body(local)
-            if isinstance(value, CELEvalError):
-                raise Abandon
-            pairs.append((item, value))
-        return pairs
-
-    return bodies
-
-
-def _map(member: Node, key: str, body: Node) -> Node:
-    bodies = _bodies(member, key, body)
-
-    def map_(scope: Scope) -> Any:
-        pairs = bodies(scope)
-        if isinstance(pairs, CELEvalError):
-            return pairs
-        return celtypes.ListType([value for _, value in pairs])
-
-    return map_
-
-
-def _filter(member: Node, key: str, body: Node) -> Node:
-    bodies = _bodies(member, key, body)
-
-    def filter_(scope: Scope) -> Any:
-        pairs = bodies(scope)
-        if isinstance(pairs, CELEvalError):
-            return pairs
-        return celtypes.ListType([item for item, value in pairs if value])
-
-    return filter_
-
-
-def _exists_one(member: Node, key: str, body: Node) -> Node:
-    bodies = _bodies(member, key, body)
-
-    def exists_one(scope: Scope) -> Any:
-        pairs = bodies(scope)
-        if isinstance(pairs, CELEvalError):
-            return pairs
-        return _TRUE if sum(1 for _, value in pairs if value) == 1 else _FALSE
-
-    return exists_one
-
-
-_MACROS: dict[str, Callable[[Node, str, Node], Node]] = {
-    "all": _all,
-    "exists": _exists,
-    "exists_one": _exists_one,
-    "map": _map,
-    "filter": _filter,
 }

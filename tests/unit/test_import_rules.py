@@ -67,7 +67,12 @@ ONE_PLACE_LIBRARIES: dict[str, tuple[str, ...]] = {
     ),
     "structlog": ("engine/log.py", "engine/service.py"),
     "holidays": ("engine/legal_calendar.py",),
-    "celpy": ("engine/rules.py", "engine/rules_compiled.py"),
+    "celpy": (
+        "engine/rules.py",
+        "engine/rules_compiled.py",
+        "engine/rules_closures.py",
+        "engine/rules_reading.py",
+    ),
     "typer": INTERFACES,
     "rich": INTERFACES,
     "sqlalchemy": ("storage/*",),

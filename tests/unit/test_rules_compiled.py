@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from engine import rules, rules_compiled
+from engine import rules, rules_compiled, rules_reading
 from engine.definition import FieldDef, FieldType
 from engine.errors import EngineError
 from engine.parameters import ParameterBook, ParameterMissing
@@ -356,13 +356,13 @@ def test_only_the_fields_a_rule_reads_are_converted() -> None:
 
 
 def test_reads_finds_fields_variables_and_the_whole_map() -> None:
-    """What rules_compiled.reads gives engine.rules (field_names hides type names)."""
-    reads = rules_compiled.reads
+    """What rules_reading.reads gives engine.rules (field_names hides type names)."""
+    reads = rules_reading.reads
     tree = Rule.compile('lots.all(l, l < n) && has(dossier.a) && dossier["b"] > int', where="e")
-    assert reads(tree._ast) == rules_compiled.Reads(("lots", "n", "a", "b", "int"), False)
+    assert reads(tree._ast) == rules_reading.Reads(("lots", "n", "a", "b", "int"), False)
     assert tree.field_names() == ("lots", "n", "a", "b")
     assert reads(Rule.compile("size(dossier) > 0", where="e")._ast).whole_map
-    assert reads(Rule.compile("dossier[k] > 0", where="e")._ast) == rules_compiled.Reads(
+    assert reads(Rule.compile("dossier[k] > 0", where="e")._ast) == rules_reading.Reads(
         ("k",), True
     )
     names = {"bool", "bytes", "double", "duration", "int", "list", "map", "null_type"}
