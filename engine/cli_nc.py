@@ -214,7 +214,7 @@ def set_command(
 ) -> None:
     """Renseigner le traitement d'une non-conformité (correction, cause racine, action…)."""
     engine = state(ctx).engine()
-    engine.nonconformity(reference)  # refuses a reference that is not a non-conformity
+    engine.require_nonconformity(reference)
     view = engine.set_values(
         reference, parse_assignments(assignments), actor_from_option(actor), if_version
     )
@@ -231,7 +231,7 @@ def fire_command(
 ) -> None:
     """Franchir une étape du traitement (enregistrer, corriger, analyser_cause…)."""
     engine = state(ctx).engine()
-    engine.nonconformity(reference)
+    engine.require_nonconformity(reference)
     outcome = engine.fire(reference, trigger, actor_from_option(actor), if_version)
     typer.echo(
         f"{reference} : {outcome.from_label} → {outcome.to_label} (version {outcome.version})"

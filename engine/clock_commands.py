@@ -27,7 +27,6 @@ from engine.facts import case_entry
 from engine.log import get_logger
 from engine.machine import CompiledWorkflow
 from engine.nonconformity import NcDraft
-from engine.steps import StepTaken
 from storage.canonical import utc_text
 from storage.clock_store import (
     ClockRow,
@@ -49,25 +48,7 @@ SWEEP_BATCH = 200
 class _EngineParts(EngineCore, Protocol):
     """What these commands use of the Engine they are mixed into."""
 
-    def _raise_in(
-        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
-    ) -> list[str]: ...
-
-    def _step_in(
-        self,
-        tx: Tx,
-        case: CaseRow,
-        compiled: CompiledWorkflow,
-        trigger: str,
-        actor: Actor,
-        derogation: str | None = None,
-        *,
-        uncommitted: bool = False,
-    ) -> StepTaken: ...
-
     def _fire_due(self, tx: Tx, row: ClockRow, now: datetime, report: SweepReport) -> None: ...
-
-    def _ensure_nc_workflow(self) -> None: ...
 
     def _escalate(self, tx: Tx, reference: str, trigger: str, report: SweepReport) -> None: ...
 

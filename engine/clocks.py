@@ -17,6 +17,7 @@ definition's ``ClockDef``, the case's data and the instant, and writes what they
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -97,10 +98,16 @@ def choose_period(
             )
         return f"{int(days)}d", f"durée lue dans la table « {clock.duration_table} » au {on}"
     for index, variant in enumerate(clock.variants):
-        rule = Rule.compile(variant.when, where=f"délai, variante {index + 1}")
+        rule = _variant_rule(variant.when, f"délai, variante {index + 1}")
         if rule.evaluate(data, params=params, on=on, fields=fields):
             return variant.duration, f"variante « {variant.when} »"
     return clock.duration, "durée par défaut"
+
+
+@functools.lru_cache(maxsize=256)
+def _variant_rule(expression: str, where: str) -> Rule:
+    """A variant's condition, compiled once per process (validation already compiled it)."""
+    return Rule.compile(expression, where=where)
 
 
 def start(
@@ -245,19 +252,17 @@ def restart(
             f"Le délai « {clock.label} » n'est pas interrompu : il ne peut pas être relancé."
         )
     remaining = row.remaining_days or 0
-    full = compute_due(on_day, row.period, calendar=clock.calendar, method=clock.method)
     if clock.interruption is Interruption.RESUME:
         due, rule = _days(on_day, remaining, clock), f"reprise des {remaining} jour(s) restant(s)"
-    elif clock.keep_longer_balance and on_day + timedelta(days=remaining) > full.end:
-        due, rule = (
-            _days(on_day, remaining, clock),
-            (
+    else:
+        due = compute_due(on_day, row.period, calendar=clock.calendar, method=clock.method)
+        rule = f"nouveau délai complet de {Period.parse(row.period).describe()}"
+        if clock.keep_longer_balance and on_day + timedelta(days=remaining) > due.end:
+            due = _days(on_day, remaining, clock)
+            rule = (
                 f"nouveau délai égal au solde restant ({remaining} jours), "
                 f"plus long que {row.period}"
-            ),
-        )
-    else:
-        due, rule = full, f"nouveau délai complet de {Period.parse(row.period).describe()}"
+            )
     restarted = row._replace(
         status=RUNNING,
         due_on=due.end.isoformat(),

@@ -22,7 +22,15 @@ from pydantic import Field, field_validator
 import engine.controls_follow_up  # registers the follow-up controls
 import engine.controls_people  # registers the controls on people
 import engine.controls_time  # noqa: F401  (registers the delay control)
-from engine.controls import CaseSnapshot, ControlSpec, Params, field_date, is_missing, register
+from engine.controls import (
+    CaseSnapshot,
+    ControlSpec,
+    Params,
+    field_date,
+    is_missing,
+    named,
+    register,
+)
 from engine.definition import IDENTIFIER
 from engine.errors import EngineError, InvalidValue
 from engine.rules import Rule
@@ -102,8 +110,7 @@ class RequiredFieldsParams(Params):
 
     def references(self) -> Iterator[Reference]:
         """The required fields; the fields and tables the condition reads."""
-        for index, name in enumerate(self.fields):
-            yield Reference(("fields", index), ReferenceKind.FIELD, name)
+        yield from named("fields", self.fields, ReferenceKind.FIELD)
         if self.when is not None:
             yield from rule_references(("when",), self.when)
 
@@ -154,12 +161,10 @@ class RequiredDocumentsParams(Params):
 
     def references(self) -> Iterator[Reference]:
         """The document types required, listed or counted."""
-        for index, doc_type in enumerate(self.types):
-            yield Reference(("types", index), ReferenceKind.DOCUMENT, doc_type)
+        yield from named("types", self.types, ReferenceKind.DOCUMENT)
         for doc_type in self.min_count:
             yield Reference(("min_count", doc_type), ReferenceKind.DOCUMENT, doc_type)
-        for index, doc_type in enumerate(self.signed):
-            yield Reference(("signed", index), ReferenceKind.DOCUMENT, doc_type)
+        yield from named("signed", self.signed, ReferenceKind.DOCUMENT)
 
 
 def _required_documents(

@@ -16,7 +16,8 @@ theirs through the ``jalon.controls`` entry point (``engine.control_plugins``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,10 +27,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.actors import Actor
-from engine.definition import ControlRef, FieldDef, Severity
+from engine.definition import IDENTIFIER, ControlRef, FieldDef, Severity
 from engine.errors import ControlError, EngineError
 from engine.parameters import ParameterBook
-from engine.validation import Reference
+from engine.validation import Reference, ReferenceKind
 
 PARAMETERS_FOLDER = Path(__file__).resolve().parents[1] / "workflows" / "parameters"
 """The legal parameter tables of the library (a path only: the core does not import it)."""
@@ -280,6 +281,22 @@ class Params(BaseModel):
     """Base of the parameter models of controls: unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def identifiers(values: list[str], what: str, example: str = "rediger_rapport") -> list[str]:
+    """Refuse a parameter list holding a name that is not an identifier (a pydantic check)."""
+    for value in values:
+        if not re.match(IDENTIFIER, value):
+            raise ValueError(
+                f"{what} « {value} » invalide : minuscules, chiffres et _ (ex. {example})"
+            )
+    return values
+
+
+def named(key: str, names: list[str], kind: ReferenceKind) -> Iterator[Reference]:
+    """The references of a parameter list of names (``fields``, ``not_actor_of``…)."""
+    for index, name in enumerate(names):
+        yield Reference((key, index), kind, name)
 
 
 def is_missing(value: Any) -> bool:

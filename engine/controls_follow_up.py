@@ -9,24 +9,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 
-from engine.controls import CaseSnapshot, ControlSpec, Params, is_missing, register
+from engine.controls import (
+    CaseSnapshot,
+    ControlSpec,
+    Params,
+    identifiers,
+    is_missing,
+    named,
+    register,
+)
 from engine.definition import IDENTIFIER
 from engine.validation import Reference, ReferenceKind
 
 DATA_SET_KIND = "case.data_set"
 TRANSITION_KIND = "case.transition"
-
-
-def _identifiers(values: list[str], what: str) -> list[str]:
-    for value in values:
-        if not re.match(IDENTIFIER, value):
-            raise ValueError(f"{what} « {value} » invalide : minuscules, chiffres et _")
-    return values
 
 
 class ActorNotNamedParams(Params):
@@ -40,12 +40,11 @@ class ActorNotNamedParams(Params):
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "champ")
+        return identifiers(value, "champ", "responsable_action")
 
     def references(self) -> Iterator[Reference]:
         """The fields naming people."""
-        for index, name in enumerate(self.fields):
-            yield Reference(("fields", index), ReferenceKind.FIELD, name)
+        yield from named("fields", self.fields, ReferenceKind.FIELD)
 
 
 def _actor_not_named(params: ActorNotNamedParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
@@ -80,12 +79,11 @@ class RevisedSinceParams(Params):
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "champ")
+        return identifiers(value, "champ", "responsable_action")
 
     def references(self) -> Iterator[Reference]:
         """The fields to set again and the trigger of the step."""
-        for index, name in enumerate(self.fields):
-            yield Reference(("fields", index), ReferenceKind.FIELD, name)
+        yield from named("fields", self.fields, ReferenceKind.FIELD)
         yield Reference(("since",), ReferenceKind.TRIGGER, self.since)
 
 

@@ -12,31 +12,16 @@ They read the case's history (its audit entries, loaded on first use only):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 
-from engine.controls import CaseSnapshot, ControlSpec, Params, register
+from engine.controls import CaseSnapshot, ControlSpec, Params, identifiers, named, register
 from engine.definition import IDENTIFIER
 from engine.validation import Reference, ReferenceKind
 
 DECLARATION_KIND = "case.declaration"
 CHECKLIST_KIND = "case.checklist_ticked"
-
-
-def _identifiers(values: list[str], what: str) -> list[str]:
-    for value in values:
-        if not re.match(IDENTIFIER, value):
-            raise ValueError(
-                f"{what} « {value} » invalide : minuscules, chiffres et _ (ex. rediger_rapport)"
-            )
-    return values
-
-
-def _trigger_references(key: str, triggers: list[str]) -> Iterator[Reference]:
-    for index, trigger in enumerate(triggers):
-        yield Reference((key, index), ReferenceKind.TRIGGER, trigger)
 
 
 class FourEyesParams(Params):
@@ -50,11 +35,11 @@ class FourEyesParams(Params):
     @field_validator("not_actor_of")
     @classmethod
     def _triggers(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "déclencheur")
+        return identifiers(value, "déclencheur")
 
     def references(self) -> Iterator[Reference]:
         """The triggers of the earlier steps."""
-        return _trigger_references("not_actor_of", self.not_actor_of)
+        return named("not_actor_of", self.not_actor_of, ReferenceKind.TRIGGER)
 
 
 def _four_eyes(params: FourEyesParams, snapshot: CaseSnapshot) -> tuple[bool, str]:
@@ -90,11 +75,11 @@ class ConflictDeclarationsParams(Params):
     @field_validator("steps")
     @classmethod
     def _triggers(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "déclencheur")
+        return identifiers(value, "déclencheur")
 
     def references(self) -> Iterator[Reference]:
         """The triggers whose actors must have declared."""
-        return _trigger_references("steps", self.steps)
+        return named("steps", self.steps, ReferenceKind.TRIGGER)
 
 
 def _conflict_declarations(

@@ -8,7 +8,7 @@ the methods of the other mixins it calls.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.actors import Actor
 from engine.clock import Clock
@@ -22,9 +22,14 @@ from engine.views import CaseView
 from storage.store import CaseRow, DocumentRow, Store, Tx
 from workflows.catalogue import Catalogue
 
+if TYPE_CHECKING:  # engine.steps implements part of this protocol and imports it
+    from engine.nonconformity import NcDraft
+    from engine.steps import StepTaken
+
 
 class EngineCore(Protocol):
-    """The Engine's own parts: its store, clock, caches, and its private helpers."""
+    """The Engine's own parts: its store, clock, caches, and the helpers its mixins share
+    (``_raise_in``, ``_ensure_nc_workflow`` and ``_step_in`` are ``StepCommands``')."""
 
     @property
     def store(self) -> Store:
@@ -73,6 +78,24 @@ class EngineCore(Protocol):
     def _register_in(
         self, tx: Tx, definition: WorkflowDef, source: str, source_path: str, actor: Actor
     ) -> bool: ...
+
+    def _raise_in(
+        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
+    ) -> list[str]: ...
+
+    def _ensure_nc_workflow(self) -> None: ...
+
+    def _step_in(
+        self,
+        tx: Tx,
+        case: CaseRow,
+        compiled: CompiledWorkflow,
+        trigger: str,
+        actor: Actor,
+        derogation: str | None = None,
+        *,
+        uncommitted: bool = False,
+    ) -> StepTaken: ...
 
     def show(self, reference: str, actor: Actor | None = None) -> CaseView:
         """The case with the steps available now."""

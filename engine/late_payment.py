@@ -71,15 +71,14 @@ class AmountBase(StrEnum):
         Raises:
             InvalidValue: the text is neither.
         """
-        name = text.strip().upper()
-        for base in cls:
-            if base.value == name:
-                return base
-        raise InvalidValue(
-            "assiette",
-            f"L'assiette « {text} » est inconnue : choisissez HT ou TTC (montant sur lequel "
-            "les intérêts moratoires sont calculés).",
-        )
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            raise InvalidValue(
+                "assiette",
+                f"L'assiette « {text} » est inconnue : choisissez HT ou TTC (montant sur lequel "
+                "les intérêts moratoires sont calculés).",
+            ) from None
 
 
 class DayCount(StrEnum):
@@ -97,16 +96,15 @@ class DayCount(StrEnum):
         Raises:
             InvalidValue: the text is neither.
         """
-        name = text.strip().lower()
-        for count in cls:
-            if count.value == name:
-                return count
-        raise InvalidValue(
-            "decompte",
-            f"Le décompte des jours « {text} » est inconnu : choisissez fixe (jours de retard "
-            "divisés par le nombre de jours de l'année de la table "
-            f"{YEAR_DAYS_TABLE}) ou exact (chaque jour divisé par la durée de son année).",
-        )
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise InvalidValue(
+                "decompte",
+                f"Le décompte des jours « {text} » est inconnu : choisissez fixe (jours de "
+                f"retard divisés par le nombre de jours de l'année de la table {YEAR_DAYS_TABLE})"
+                " ou exact (chaque jour divisé par la durée de son année).",
+            ) from None
 
 
 class EcbRateMissing(ParameterMissing):

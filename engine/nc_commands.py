@@ -6,9 +6,7 @@ Mixed into ``Engine``. The lifecycle steps of a non-conformity are ordinary step
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from engine.actors import Actor
 from engine.engine_parts import EngineCore
@@ -17,20 +15,13 @@ from engine.facts import case_entry
 from engine.nonconformity import NC_WORKFLOW, NcDraft, check_manual
 from engine.views import CaseView
 from storage.nonconformity_index import (
+    NcLink,
     NcRow,
     link_of,
     list_nonconformities,
     similar_nonconformities,
 )
-from storage.store import CaseRow, Tx
-
-
-class _EngineParts(EngineCore, Protocol):
-    """What these commands use of the Engine they are mixed into."""
-
-    def _raise_in(
-        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
-    ) -> list[str]: ...
+from storage.store import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +37,7 @@ class NonconformityCommands:
     """Mixin of ``Engine``: the register of non-conformities (ISO 9001 §8.7, §10.2)."""
 
     def open_nonconformity(
-        self: _EngineParts,
+        self: EngineCore,
         reference: str,
         *,
         clause: str,
@@ -84,7 +75,7 @@ class NonconformityCommands:
         return self.show(opened)
 
     def nonconformities(
-        self: _EngineParts,
+        self: EngineCore,
         *,
         state: str | None = None,
         severity: str | None = None,
@@ -110,13 +101,23 @@ class NonconformityCommands:
         with self.store.read() as tx:
             return list_nonconformities(tx, filters, limit)
 
-    def nonconformity(self: _EngineParts, reference: str) -> NonconformityView:
+    def nonconformity(self: EngineCore, reference: str) -> NonconformityView:
         """A non-conformity with its origin and the similar ones of other cases (§10.2.1 b)."""
         with self.store.read() as tx:
-            case = self._case(tx, reference)
-            link = link_of(tx, case.id) if case.workflow_id == NC_WORKFLOW else None
-            if link is None:
-                raise UnknownCase(f"« {reference} » n'est pas une non-conformité.")
+            link = _link(self, tx, reference)
             (origin,) = list_nonconformities(tx, {"reference": reference})
             similar = similar_nonconformities(tx, link.control, link.clause, link.source_case_id)
         return NonconformityView(self.show(reference), origin, tuple(similar))
+
+    def require_nonconformity(self: EngineCore, reference: str) -> None:
+        """Refuse a reference that is not a non-conformity (``UnknownCase``), reading no more."""
+        with self.store.read() as tx:
+            _link(self, tx, reference)
+
+
+def _link(engine: EngineCore, tx: Tx, reference: str) -> NcLink:
+    case = engine._case(tx, reference)
+    link = link_of(tx, case.id) if case.workflow_id == NC_WORKFLOW else None
+    if link is None:
+        raise UnknownCase(f"« {reference} » n'est pas une non-conformité.")
+    return link

@@ -7,7 +7,7 @@ a transaction the caller holds (the scheduler's escalations use it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from engine.actors import SYSTEM, Actor
 from engine.case import Decision, decide
@@ -21,27 +21,6 @@ from storage.audit import Entry
 from storage.canonical import utc_text
 from storage.errors import StaleRecord
 from storage.store import CaseRow, Tx
-
-
-class _EngineParts(EngineCore, Protocol):
-    """What these commands use of the Engine they are mixed into."""
-
-    def _raise_in(
-        self, tx: Tx, source: CaseRow, source_seq: int, drafts: Sequence[NcDraft], actor: Actor
-    ) -> list[str]: ...
-
-    def _step_in(
-        self,
-        tx: Tx,
-        case: CaseRow,
-        compiled: CompiledWorkflow,
-        trigger: str,
-        actor: Actor,
-        derogation: str | None = None,
-        *,
-        uncommitted: bool = False,
-    ) -> StepTaken: ...
-
 
 _REGISTERED: set[tuple[str, str, int, str]] = set()
 """(database, workflow, version, digest) of the non-conformity workflows this process has seen
@@ -61,7 +40,7 @@ class StepCommands:
     """Mixin of ``Engine``: firing a trigger on a case."""
 
     def fire(
-        self: _EngineParts,
+        self: EngineCore,
         reference: str,
         trigger: str,
         actor: Actor,
@@ -107,7 +86,7 @@ class StepCommands:
         )
 
     def _step_in(
-        self: _EngineParts,
+        self: EngineCore,
         tx: Tx,
         case: CaseRow,
         compiled: CompiledWorkflow,
@@ -169,7 +148,7 @@ class StepCommands:
         )
         return StepTaken(decision, entry, payload, raised)
 
-    def _ensure_nc_workflow(self: _EngineParts) -> None:
+    def _ensure_nc_workflow(self: EngineCore) -> None:
         """Register the non-conformity workflow in a transaction of its own, once per process.
 
         Commands that may raise non-conformities in bulk (the scheduler's sweep) call it first,
@@ -189,7 +168,7 @@ class StepCommands:
             return
 
     def _raise_in(
-        self: _EngineParts,
+        self: EngineCore,
         tx: Tx,
         source: CaseRow,
         source_seq: int,

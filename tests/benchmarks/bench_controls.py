@@ -26,11 +26,9 @@ controls (checked on each ``FireOutcome``), and the trails are verified intact a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import multiprocessing
-import sqlite3
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -71,6 +69,7 @@ from .cycle import (
     RoundRobin,
     handles,
     make_engine,
+    verified_body_size,
     write_definition,
 )
 from .cycle import open_cases as open_plain_cases
@@ -272,18 +271,11 @@ class Firing:
 
     def describe(self) -> str:
         """Verify the whole trail written (untimed); body size and chain lengths."""
-        report = self.engine.verify()
-        if not report.intact:
-            raise AssertionError(f"{self.path.name}: trail not intact: {report.findings[:3]}")
-        with contextlib.closing(sqlite3.connect(self.path)) as connection:
-            (body,) = connection.execute(
-                "SELECT avg(length(body)) FROM audit_entries"
-                " WHERE json_extract(body, '$.kind') = 'case.transition'"
-            ).fetchone()
+        entries, body = verified_body_size(self.engine, self.path)
         low, high = self.chains_at_start
         end_low, end_high = _chain_lengths(self.engine, self.references)
         return (
-            f"{report.entries} entries verified intact; transition body {body:.0f} bytes; "
+            f"{entries} entries verified intact; transition body {body:.0f} bytes; "
             f"entries per case {low}–{high} after warm-up, {end_low}–{end_high} at the end"
         )
 

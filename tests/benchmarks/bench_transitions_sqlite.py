@@ -55,6 +55,7 @@ from .cycle import (
     handles,
     make_engine,
     open_cases,
+    verified_body_size,
     write_definition,
 )
 
@@ -106,15 +107,8 @@ class Ours:
 
     def verify(self) -> str:
         """Verify the whole trail written (untimed) and describe it."""
-        report = self.engine.verify()
-        if not report.intact:
-            raise AssertionError(f"{self.path.name}: trail not intact: {report.findings[:3]}")
-        with contextlib.closing(sqlite3.connect(self.path)) as connection:
-            (body,) = connection.execute(
-                "SELECT avg(length(body)) FROM audit_entries"
-                " WHERE json_extract(body, '$.kind') = 'case.transition'"
-            ).fetchone()
-        return f"{report.entries} entries verified intact, transition body {body:.0f} bytes"
+        entries, body = verified_body_size(self.engine, self.path)
+        return f"{entries} entries verified intact, transition body {body:.0f} bytes"
 
     def close(self) -> None:
         """Release the engine and the log file."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,3 +199,21 @@ class RawCycle:
             "hash": BASELINE_HASH,
         }
         return update, insert
+
+
+def verified_body_size(engine: Engine, path: Path) -> tuple[int, float]:
+    """Verify the whole trail of an SQLite file (untimed); its entries and the average size
+    of a transition's audit body, in bytes.
+
+    Raises:
+        AssertionError: The trail is not intact.
+    """
+    report = engine.verify()
+    if not report.intact:
+        raise AssertionError(f"{path.name}: trail not intact: {report.findings[:3]}")
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        (body,) = connection.execute(
+            "SELECT avg(length(body)) FROM audit_entries"
+            " WHERE json_extract(body, '$.kind') = 'case.transition'"
+        ).fetchone()
+    return report.entries, float(body)
